@@ -1,0 +1,1 @@
+"""The operational database: models, engine and session helpers, Alembic migrations."""

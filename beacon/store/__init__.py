@@ -1,0 +1,1 @@
+"""Write paths shared by the API, the generator and ingestion: one implementation each."""

@@ -1,0 +1,102 @@
+"""Fixtures for both back ends.
+
+``op_db_url`` and ``warehouse_url`` are parametrised over the embedded default (SQLite, DuckDB)
+and PostgreSQL. Every PostgreSQL test gets databases of its own, created here and dropped after,
+so parallel workers and concurrent CI runs never collide.
+
+PostgreSQL comes from ``BEACON_TEST_PG_URL`` (default: the local server, user ``postgres``).
+On a laptop without it the PostgreSQL cases skip, saying how to enable them; under ``CI=true``
+a missing server is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+PG_SERVER = os.environ.get("BEACON_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _pg_available() -> str | None:
+    try:
+        with psycopg.connect(PG_SERVER, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as exc:
+        return str(exc).strip()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    problem = _pg_available()
+    if problem:
+        message = f"PostgreSQL not reachable at {PG_SERVER}: {problem}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: PostgreSQL tests must run)", pytrace=False)
+        pytest.skip(f"{message}. Start PostgreSQL or set BEACON_TEST_PG_URL to run the PostgreSQL cases.")
+    return PG_SERVER
+
+
+def _server_url_for(database: str) -> str:
+    base, _, _ = PG_SERVER.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture
+def make_pg_database(pg_server: str) -> Iterator:
+    """Create throwaway databases; all are dropped at teardown."""
+    created: list[str] = []
+
+    def make(prefix: str = "beacon_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        created.append(name)
+        return _server_url_for(name)
+
+    yield make
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        for name in created:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def op_db_url(request, tmp_path) -> str:
+    """An empty operational database URL on each back end."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'beacon.db'}"
+    return request.getfixturevalue("make_pg_database")("beacon_op")
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_url(request, tmp_path) -> str:
+    """An empty warehouse URL on each back end."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    return request.getfixturevalue("make_pg_database")("beacon_wh")
+
+
+@pytest.fixture
+def migrated_db(op_db_url: str) -> str:
+    from beacon.schema import migrate
+
+    migrate.upgrade(op_db_url)
+    return op_db_url
+
+
+@pytest.fixture
+def beacon_env(monkeypatch, tmp_path, op_db_url: str, warehouse_url: str) -> dict[str, str]:
+    """Point Beacon's settings at fresh databases of one back-end pair (SQLite+DuckDB or PostgreSQL)."""
+    env = {
+        "BEACON_HOME": str(tmp_path / "home"),
+        "BEACON_DATABASE_URL": op_db_url,
+        "BEACON_WAREHOUSE_URL": warehouse_url,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
