@@ -88,5 +88,110 @@ def dev(dagster_port: int, api_port: int) -> None:
             process.wait(timeout=30)
 
 
+@main.command("generate")
+@click.option("--seed", default=42, show_default=True, type=int, help="Same seed, same data (byte for byte).")
+@click.option("--scale", default="tiny", show_default=True, type=click.Choice(["tiny", "small", "demo", "bench"]))
+@click.option("--contacts", type=click.IntRange(min=0), help="Override the preset's contacts target.")
+@click.option("--orders", type=click.IntRange(min=0), help="Override the preset's orders target.")
+@click.option("--events", type=click.IntRange(min=0), help="Override the preset's events target.")
+@click.option("--as-of", "as_of", default="2026-11-01T00:00:00Z", show_default=True,
+              help="Every timestamp is relative to this instant (ISO 8601).")
+@click.option("--out", type=click.Path(file_okay=False), help="Where the inbox goes (default: settings home).")
+def generate_data(seed: int, scale: str, contacts: int | None, orders: int | None, events: int | None,
+                  as_of: str, out: str | None) -> None:
+    """Generate realistic tenants, contacts, orders, campaigns and provider files into the operational DB and inbox."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from beacon.generate import GenerateConfig, generate
+    from beacon.settings import get_settings
+
+    try:
+        moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO 8601 instant: {as_of!r}", param_hint="--as-of") from exc
+    if moment.tzinfo is None:
+        raise click.BadParameter("give a UTC offset, e.g. 2026-11-01T00:00:00Z", param_hint="--as-of")
+    settings = get_settings()
+    config = GenerateConfig(
+        database_url=settings.operational_url, out=Path(out) if out else settings.home, seed=seed, scale=scale,
+        as_of=moment.astimezone(UTC), contacts=contacts, orders=orders, events=events,
+    )
+    click.echo(json.dumps(generate(config), indent=2))
+
+
+@main.command("fake-providers")
+@click.option("--host", default=None, help="Default: the host of BEACON_FAKE_PROVIDERS_URL.")
+@click.option("--port", type=int, default=None, help="Default: the port of BEACON_FAKE_PROVIDERS_URL (8025).")
+@click.option("--sendgrid-webhook", default=None, help="Event Webhook target. Default: <public_base_url>/webhooks/sendgrid.")
+@click.option("--twilio-inbound", default=None, help="Inbound SMS target. Default: <public_base_url>/webhooks/twilio/inbound.")
+@click.option("--stripe-webhook", default=None, help="Stripe webhook target. Default: <public_base_url>/webhooks/stripe.")
+def fake_providers(
+    host: str | None, port: int | None, sendgrid_webhook: str | None, twilio_inbound: str | None, stripe_webhook: str | None
+) -> None:
+    """Serve the local fake SendGrid, Twilio and Stripe (used when their credentials are unset)."""
+    from urllib.parse import urlsplit
+
+    from beacon.providers.fake.server import serve_forever
+    from beacon.providers.fake.state import FakeConfig
+    from beacon.settings import get_settings
+
+    settings = get_settings()
+    configured = urlsplit(settings.fake_providers_url)
+    api = settings.public_base_url.rstrip("/")
+    config = FakeConfig(
+        sendgrid_event_webhook_url=sendgrid_webhook or f"{api}/webhooks/sendgrid",
+        twilio_inbound_url=twilio_inbound or f"{api}/webhooks/twilio/inbound",
+        stripe_webhook_url=stripe_webhook or f"{api}/webhooks/stripe",
+    )
+    host, port = host or configured.hostname or "127.0.0.1", port or configured.port or 8025
+    click.echo(f"fake providers on http://{host}:{port} (control API: /_fake/docs); webhooks -> {api}/webhooks/...")
+    serve_forever(host, port, config)
+
+
+@main.command("import-contacts")
+@click.option("--org", "org_slug", required=True, help="The organization's slug.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def import_contacts_command(org_slug: str, file: str) -> None:
+    """Import contacts from a CSV or XLSX FILE; print the JSON report (quarantined rows go to the warehouse)."""
+    from pathlib import Path
+
+    from beacon.schema.db import make_engine, session_scope
+    from ingestion.contact_import import import_contacts
+    from ingestion.contact_import.importer import organization_by_slug
+
+    def progress(rows: int) -> None:
+        click.echo(f"\r{rows:,} rows read", nl=False, err=True)
+
+    engine = make_engine()
+    try:
+        with session_scope(engine) as session:
+            try:
+                org = organization_by_slug(session, org_slug)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--org") from None
+            report = import_contacts(Path(file), Path(file).name, org=org, session=session, on_progress=progress)
+    finally:
+        engine.dispose()
+    click.echo("", err=True)
+    click.echo(json.dumps(report.as_dict(), indent=2))
+    if report.status != "imported":
+        raise SystemExit(1)
+
+
+@main.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Processes; the rate limit is per process.")
+@click.option("--proxy-headers/--no-proxy-headers", default=True, show_default=True,
+              help="Trust X-Forwarded-* from the proxy in front (client IPs in tracking events).")
+def api_server(host: str, port: int, workers: int, proxy_headers: bool) -> None:
+    """Serve the HTTP API (docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=proxy_headers, forwarded_allow_ips="*" if proxy_headers else None)
+
+
 if __name__ == "__main__":
     main()

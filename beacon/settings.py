@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
+    sendgrid_sandbox_mode: bool = Field(
+        False, description="Ask SendGrid to validate sends without delivering (a check against the real service)."
+    )
     fake_providers_url: str = Field(
         "http://127.0.0.1:8025", description="Base URL of the local fake SendGrid/Twilio/Stripe server."
     )
