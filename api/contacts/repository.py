@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import cast, delete, func, literal, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from beacon.schema.models import Contact, ContactStatus, ContactType, Event, ListMember, Send, Suppression
+from beacon.store.contacts import insert_contacts
+from beacon.tenancy import OrgId
+
+
+def get(session: Session, org: OrgId, contact_id: int) -> Contact | None:
+    return session.scalar(select(Contact).where(Contact.organization_id == org, Contact.id == contact_id))
+
+
+def id_by_email(session: Session, org: OrgId, email_normalized: str) -> int | None:
+    return session.scalar(select(Contact.id).where(Contact.organization_id == org, Contact.email_normalized == email_normalized))
+
+
+def id_by_external_id(session: Session, org: OrgId, external_id: str) -> int | None:
+    return session.scalar(select(Contact.id).where(Contact.organization_id == org, Contact.external_id == external_id))
+
+
+def contact_type_id(session: Session, org: OrgId, code: str) -> int | None:
+    return session.scalar(select(ContactType.id).where(ContactType.organization_id == org, ContactType.code == code))
+
+
+def contact_type_codes(session: Session, org: OrgId) -> dict[int, str]:
+    return dict(session.execute(select(ContactType.id, ContactType.code).where(ContactType.organization_id == org)).all())
+
+
+def insert(session: Session, org: OrgId, values: dict) -> int:
+    # The one contact-writing path shared with file imports and the generator.
+    return insert_contacts(session, org, [values])[0]
+
+
+def _has_tag(session: Session, tag: str):
+    # JSON arrays are queried differently on each back end; both forms are index-friendly enough
+    # for per-tenant lists (PostgreSQL can add a GIN index on tags).
+    if session.get_bind().dialect.name == "postgresql":
+        return Contact.tags.op("@>")(cast(literal(json.dumps([tag])), Contact.tags.type))
+    return text("EXISTS (SELECT 1 FROM json_each(contacts.tags) WHERE json_each.value = :tag)").bindparams(tag=tag)
+
+
+def like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def page(session: Session, org: OrgId, *, after_id: int | None, limit: int, status: ContactStatus | None,
+         contact_type_id: int | None, tag: str | None, q: str | None) -> list[Contact]:
+    query = select(Contact).where(Contact.organization_id == org)
+    if status is not None:
+        query = query.where(Contact.status == status)
+    if contact_type_id is not None:
+        query = query.where(Contact.contact_type_id == contact_type_id)
+    if tag is not None:
+        query = query.where(_has_tag(session, tag))
+    if q:
+        pattern = "%" + like_escape(q.lower()) + "%"
+        full_name = func.lower(func.coalesce(Contact.first_name, "") + " " + func.coalesce(Contact.last_name, ""))
+        query = query.where(or_(Contact.email_normalized.like(pattern, escape="\\"), full_name.like(pattern, escape="\\")))
+    if after_id is not None:
+        query = query.where(Contact.id > after_id)
+    return list(session.scalars(query.order_by(Contact.id).limit(limit + 1)))
+
+
+def delete_contact(session: Session, org: OrgId, contact_id: int) -> None:
+    session.execute(delete(Contact).where(Contact.organization_id == org, Contact.id == contact_id))
+
+
+# ----------------------------------------------------------------------------- GDPR
+
+
+def list_memberships(session: Session, org: OrgId, contact_id: int) -> list[dict]:
+    rows = session.execute(
+        select(ListMember.list_id, ListMember.added_at).where(ListMember.organization_id == org, ListMember.contact_id == contact_id)
+    )
+    return [{"list_id": r.list_id, "added_at": r.added_at} for r in rows]
+
+
+def sends(session: Session, org: OrgId, contact_id: int) -> list[Send]:
+    return list(session.scalars(select(Send).where(Send.organization_id == org, Send.contact_id == contact_id).order_by(Send.created_at)))
+
+
+def events(session: Session, org: OrgId, contact_id: int) -> list[Event]:
+    return list(session.scalars(select(Event).where(Event.organization_id == org, Event.contact_id == contact_id).order_by(Event.id)))
+
+
+def suppressions_for(session: Session, org: OrgId, addresses: list[str]) -> list[Suppression]:
+    if not addresses:
+        return []
+    return list(session.scalars(select(Suppression).where(Suppression.organization_id == org, Suppression.address.in_(addresses))))
+
+
+def scrub_personal_data(session: Session, org: OrgId, contact_id: int, when: datetime) -> None:
+    """Erase: identity and profile fields nulled, the ledger's copies of the address and event payloads
+    (IP, user agent, email) cleared. Counts and timestamps stay, so aggregates still add up."""
+    session.execute(
+        update(Contact).where(Contact.organization_id == org, Contact.id == contact_id).values(
+            external_id=None, email=None, email_normalized=None, phone=None, first_name=None, last_name=None,
+            birth_date=None, gender=None, city=None, region=None, country=None, timezone=None,
+            tags=[], custom_fields={}, consent_email=False, consent_sms=False, consent_promotional=False,
+            consent_newsletter=False, status=ContactStatus.blocked, erased_at=when, updated_at=when,
+        )
+    )
+    session.execute(update(Send).where(Send.organization_id == org, Send.contact_id == contact_id).values(address=None))
+    session.execute(update(Event).where(Event.organization_id == org, Event.contact_id == contact_id).values(payload={}))
+    session.execute(delete(ListMember).where(ListMember.organization_id == org, ListMember.contact_id == contact_id))
+
+
+

@@ -1,0 +1,88 @@
+"""Opens, clicks, unsubscribes and preference changes arriving through signed links."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+from sqlalchemy.orm import Session
+
+from api.delivery import repository
+from api.delivery.service import Delivery, locate, opt_out
+from api.errors import NotFound
+from beacon.schema.models import Channel, EventType, SuppressionReason
+from beacon.tokens import InvalidToken, TokenClaims, TokenKind, verify
+
+# Image proxies fetch every image on delivery, so their "opens" say little about a human.
+MACHINE_OPEN_UA = re.compile(r"GoogleImageProxy|YahooMailProxy|ggpht\.com|Barracuda|Mimecast|Proofpoint", re.I)
+# Link scanners and previewers click everything.
+BOT_UA = re.compile(r"bot\b|crawler|spider|slurp|preview|scanner|headless|python-requests|curl/|wget|"
+                    r"Barracuda|Mimecast|Proofpoint|SafeLinks|Symantec", re.I)
+
+
+def read_token(session: Session, token: str, kind: TokenKind, keys: list[SecretStr]) -> tuple[TokenClaims, Delivery]:
+    """The token's claims and its message; a forged, altered or unknown token is simply not found."""
+    try:
+        claims = verify(token, keys, kind=kind)
+    except InvalidToken:
+        raise NotFound("link not found") from None
+    delivery = locate(session, claims.send_id)
+    if delivery is None:
+        raise NotFound("link not found")
+    return claims, delivery
+
+
+def record_open(session: Session, delivery: Delivery, user_agent: str, ip: str | None) -> None:
+    repository.insert_event(
+        session, delivery.org, event_type=EventType.opened, occurred_at=datetime.now(UTC), provider="beacon",
+        provider_event_id=f"open:{uuid.uuid4()}", send_id=delivery.send_id, contact_id=delivery.contact_id,
+        channel=delivery.channel,
+        payload={"user_agent": user_agent, "ip": ip, "machine_open": bool(MACHINE_OPEN_UA.search(user_agent))},
+    )
+
+
+def record_click(session: Session, delivery: Delivery, url: str, user_agent: str, ip: str | None) -> None:
+    repository.insert_event(
+        session, delivery.org, event_type=EventType.clicked, occurred_at=datetime.now(UTC), provider="beacon",
+        provider_event_id=f"click:{uuid.uuid4()}", send_id=delivery.send_id, contact_id=delivery.contact_id,
+        channel=delivery.channel,
+        payload={"url": url, "user_agent": user_agent, "ip": ip, "bot": bool(BOT_UA.search(user_agent))},
+    )
+
+
+def unsubscribe(session: Session, delivery: Delivery, method: str) -> None:
+    """Idempotent: the suppression is insert-or-ignore and the event id is one per message."""
+    channel = delivery.channel or Channel.email
+    opt_out(session, delivery.org, channel=channel, address=delivery.address,
+            contact_ids=[delivery.contact_id] if delivery.contact_id else [],
+            reason=SuppressionReason.unsubscribed, source="unsubscribe_link")
+    repository.insert_event(
+        session, delivery.org, event_type=EventType.unsubscribed, occurred_at=datetime.now(UTC), provider="beacon",
+        provider_event_id=f"unsubscribe:{delivery.send_id}", send_id=delivery.send_id, contact_id=delivery.contact_id,
+        channel=channel, payload={"method": method},
+    )
+
+
+CATEGORIES = ("promotional", "newsletter")
+
+
+def preferences(session: Session, delivery: Delivery) -> dict[str, bool] | None:
+    contact = repository.contact(session, delivery.org, delivery.contact_id) if delivery.contact_id else None
+    if contact is None or contact.erased_at is not None:
+        return None
+    return {c: bool(getattr(contact, f"consent_{c}")) for c in CATEGORIES} | {"email": bool(contact.consent_email)}
+
+
+def save_preferences(session: Session, delivery: Delivery, wanted: set[str]) -> dict[str, bool]:
+    values = {f"consent_{c}": c in wanted for c in CATEGORIES}
+    values["updated_at"] = datetime.now(UTC)
+    repository.update_contacts(session, delivery.org, [delivery.contact_id], values)
+    if not wanted:  # every marketing category off: an unsubscribe from marketing, recorded as one
+        repository.insert_event(
+            session, delivery.org, event_type=EventType.unsubscribed, occurred_at=datetime.now(UTC), provider="beacon",
+            provider_event_id=f"preferences-off:{delivery.send_id}", send_id=delivery.send_id,
+            contact_id=delivery.contact_id, channel=Channel.email, payload={"method": "preferences"},
+        )
+    return {c: c in wanted for c in CATEGORIES}

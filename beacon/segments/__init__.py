@@ -1,0 +1,1 @@
+"""Segments: the criteria grammar (validation here; the SQL compiler lives beside it)."""

@@ -1,0 +1,164 @@
+"""Signed, URL-safe tokens for tracking pixels, click redirects, unsubscribe and preference links.
+
+A token carries the ``send_id`` (the id that ties a message together end to end), its kind, and
+for clicks the destination URL, so a redirect can only go where Beacon itself sent it. Tokens are
+signed with HMAC-SHA256; the signature names the key that made it (a short key id derived from
+the key), so keys rotate: the first key in ``settings.signing_keys`` signs, every listed key still
+verifies links already sitting in inboxes.
+
+Hand-written on the standard library (``hmac``, ``base64``, ``json``) rather than ``itsdangerous``
+because it is not a dependency here and the format needs a key id, which itsdangerous' signer
+does not carry (it would try every key); the whole scheme is a dozen lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import quote, urlsplit
+
+from pydantic import SecretStr
+
+
+class TokenKind(StrEnum):
+    open = "o"
+    click = "c"
+    unsubscribe = "u"
+    preferences = "p"
+
+
+class InvalidToken(ValueError):
+    """Forged, altered, truncated, signed by an unknown key, or of another kind."""
+
+
+class UnsafeDestination(ValueError):
+    """A click destination that is not an absolute http(s) URL (open-redirect protection)."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    kind: TokenKind
+    send_id: uuid.UUID
+    url: str | None = None
+
+
+Keys = Sequence[str | SecretStr]
+
+
+def _secret(key: str | SecretStr) -> bytes:
+    return (key.get_secret_value() if isinstance(key, SecretStr) else key).encode()
+
+
+def key_id(key: str | SecretStr) -> str:
+    """A short public name for a key: enough to pick it, useless for recovering it."""
+    return hashlib.sha256(b"beacon-kid:" + _secret(key)).hexdigest()[:8]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: str | SecretStr, message: str) -> str:
+    return _b64(hmac.new(_secret(key), message.encode("ascii"), hashlib.sha256).digest())
+
+
+def check_destination(url: str) -> str:
+    """Return ``url`` if it is an absolute http(s) URL with a host; raise :class:`UnsafeDestination`.
+
+    Refuses scheme-relative (``//host``), ``javascript:``/``data:`` and relative URLs, and any
+    backslash or control character (browsers read ``https:\\\\evil`` as ``https://evil``).
+    """
+    if not isinstance(url, str) or not url:
+        raise UnsafeDestination("destination is empty")
+    if any(ch in url for ch in "\\\t\r\n ") or any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise UnsafeDestination(f"destination {url[:80]!r} contains whitespace, control characters or backslashes")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise UnsafeDestination(f"destination {url[:80]!r} is not an absolute http(s) URL")
+    if not parts.hostname:
+        raise UnsafeDestination(f"destination {url[:80]!r} has no host")
+    return url
+
+
+def sign(kind: TokenKind, send_id: uuid.UUID | str, keys: Keys, *, url: str | None = None) -> str:
+    """A token for ``send_id``; clicks must give ``url`` (checked with :func:`check_destination`)."""
+    if not keys:
+        raise ValueError("no signing keys configured (settings.signing_keys is empty)")
+    kind = TokenKind(kind)
+    if kind is TokenKind.click:
+        if url is None:
+            raise ValueError("a click token needs a destination url")
+        check_destination(url)
+    elif url is not None:
+        raise ValueError(f"only click tokens carry a url, not {kind.name} tokens")
+    claims: dict[str, str] = {"k": kind.value, "s": uuid.UUID(str(send_id)).hex}
+    if url is not None:
+        claims["u"] = url
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    kid = key_id(keys[0])
+    return f"{body}.{kid}.{_mac(keys[0], f'{body}.{kid}')}"
+
+
+def verify(token: str, keys: Keys, *, kind: TokenKind | None = None) -> TokenClaims:
+    """The claims of a genuine token, or :class:`InvalidToken`. ``kind`` pins the expected kind."""
+    try:
+        body, kid, mac = token.split(".")
+    except (ValueError, AttributeError):
+        raise InvalidToken("malformed token") from None
+    if not token.isascii():
+        raise InvalidToken("malformed token")
+    key = next((k for k in keys if hmac.compare_digest(key_id(k), kid)), None)
+    if key is None:
+        raise InvalidToken("token signed by an unknown key")
+    if not hmac.compare_digest(_mac(key, f"{body}.{kid}"), mac):
+        raise InvalidToken("bad signature")
+    try:
+        claims = json.loads(_unb64(body))
+        parsed = TokenClaims(TokenKind(claims["k"]), uuid.UUID(hex=claims["s"]), claims.get("u"))
+    except (ValueError, KeyError, TypeError):
+        raise InvalidToken("unreadable claims") from None
+    if kind is not None and parsed.kind is not TokenKind(kind):
+        raise InvalidToken(f"expected a {TokenKind(kind).name} token")
+    if parsed.kind is TokenKind.click:
+        try:
+            check_destination(parsed.url or "")
+        except UnsafeDestination as exc:
+            raise InvalidToken(str(exc)) from None
+    return parsed
+
+
+@dataclass(frozen=True)
+class TrackingLinks:
+    """The URLs activation puts into one message (all pointing at the API's public base URL)."""
+
+    base_url: str
+    send_id: uuid.UUID | str
+    keys: Keys
+
+    def _url(self, prefix: str, token: str, suffix: str = "") -> str:
+        return f"{self.base_url.rstrip('/')}/{prefix}/{quote(token, safe='')}{suffix}"
+
+    @property
+    def open_pixel(self) -> str:
+        return self._url("t/o", sign(TokenKind.open, self.send_id, self.keys), ".gif")
+
+    def click(self, destination: str) -> str:
+        return self._url("t/c", sign(TokenKind.click, self.send_id, self.keys, url=destination))
+
+    @property
+    def unsubscribe(self) -> str:
+        return self._url("u", sign(TokenKind.unsubscribe, self.send_id, self.keys))
+
+    @property
+    def preferences(self) -> str:
+        return self._url("preferences", sign(TokenKind.preferences, self.send_id, self.keys))

@@ -1,0 +1,94 @@
+"""Contacts: CRUD, filters, cursor pagination, GDPR export and erasure."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from beacon.schema.models import Event, Send, Suppression
+from beacon.tokens import TokenKind, sign
+from tests.api.conftest import make_message, read
+
+
+def test_create_read_update_delete(client, tenant_a):
+    h = tenant_a.headers()
+    created = client.post("/v1/contacts", json={"email": " Ada@Example.org ", "phone": "+1 415 555 0123",
+                                                "contact_type": "customer", "tags": ["vip"]}, headers=h)
+    assert created.status_code == 201, created.text
+    contact = created.json()
+    assert (contact["email"], contact["phone"], contact["contact_type"]) == ("Ada@example.org", "+14155550123", "customer")
+    duplicate = client.post("/v1/contacts", json={"email": "ADA@example.org"}, headers=h)
+    assert duplicate.status_code == 409 and "already has the email" in duplicate.json()["error"]["message"]
+    bad_type = client.post("/v1/contacts", json={"email": "x@example.org", "contact_type": "wizard"}, headers=h)
+    assert bad_type.status_code == 422 and "unknown contact type 'wizard'" in bad_type.json()["error"]["message"]
+    bad_phone = client.post("/v1/contacts", json={"phone": "12"}, headers=h)
+    assert bad_phone.status_code == 422 and "phone" in bad_phone.json()["error"]["message"]
+    updated = client.patch(f"/v1/contacts/{contact['id']}", json={"first_name": "Ada", "status": "blocked"}, headers=h)
+    assert updated.json()["first_name"] == "Ada" and updated.json()["status"] == "blocked"
+    assert client.delete(f"/v1/contacts/{contact['id']}", headers=h).status_code == 204
+    assert client.get(f"/v1/contacts/{contact['id']}", headers=h).status_code == 404
+
+
+def test_filters_and_cursor_pagination(client, tenant_a):
+    h = tenant_a.headers()
+    for i in range(7):
+        client.post("/v1/contacts", json={"email": f"p{i}@example.org", "first_name": "Pat" if i % 2 else "Sam",
+                                          "tags": ["even"] if i % 2 == 0 else ["odd"],
+                                          "contact_type": "lead" if i < 3 else "customer"}, headers=h)
+    seen, cursor = [], None
+    while True:
+        page = client.get("/v1/contacts", params={"limit": 3, **({"cursor": cursor} if cursor else {})}, headers=h).json()
+        seen += [c["email"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"p{i}@example.org" for i in range(7)]
+    def emails(**params):
+        return [c["email"] for c in client.get("/v1/contacts", params=params, headers=h).json()["items"]]
+    assert emails(tag="odd") == ["p1@example.org", "p3@example.org", "p5@example.org"]
+    assert emails(contact_type="lead", tag="even") == ["p0@example.org", "p2@example.org"]
+    assert emails(q="pat") == ["p1@example.org", "p3@example.org", "p5@example.org"]
+    assert emails(q="P4@EXAMPLE") == ["p4@example.org"]
+    assert emails(q="%") == [], "LIKE wildcards in a search are literal"
+    assert emails(status="unsubscribed") == []
+
+
+def test_gdpr_export_holds_everything_and_erasure_removes_personal_data(client, db, tenant_a):
+    message = make_message(db, tenant_a, email="Subject@Example.org")
+    h = tenant_a.headers()
+    audience = client.post("/v1/lists", json={"name": "readers"}, headers=h).json()["id"]
+    client.post(f"/v1/lists/{audience}/members", json={"contact_ids": [message.contact_id]}, headers=h)
+    client.get(f"/t/o/{sign(TokenKind.open, message.send_id, ['test-key-new'])}.gif", headers={"User-Agent": "UA/1"})
+    client.post(f"/u/{sign(TokenKind.unsubscribe, message.send_id, ['test-key-new'])}")
+
+    export = client.get(f"/v1/contacts/{message.contact_id}/export", headers=h)
+    assert export.status_code == 200
+    data = export.json()
+    assert data["contact"]["email"] == "Subject@Example.org"
+    assert {m["list_id"] for m in data["list_memberships"]} >= {audience}
+    assert [s["send_id"] for s in data["sends"]] == [str(message.send_id)]
+    assert sorted(e["event_type"] for e in data["events"]) == ["opened", "unsubscribed"]
+    assert [s["address"] for s in data["suppressions"]] == ["subject@example.org"]
+
+    erased = client.post(f"/v1/contacts/{message.contact_id}/erase", headers=h).json()
+    assert erased["email"] is None and erased["first_name"] is None and erased["status"] == "blocked"
+    assert erased["erased_at"] is not None
+    assert read(db, select(Send.address).where(Send.send_id == message.send_id)) == [(None,)]
+    assert all(p == {} for (p,) in read(db, select(Event.payload).where(Event.contact_id == message.contact_id)))
+    assert read(db, select(Suppression.address).where(Suppression.organization_id == tenant_a.org)) == [("subject@example.org",)], \
+        "the suppression stays so the person is never mailed again"
+    after = client.get(f"/v1/contacts/{message.contact_id}/export", headers=h).json()
+    assert "Subject@Example.org" not in str(after["contact"]) and after["list_memberships"] == []
+    assert client.patch(f"/v1/contacts/{message.contact_id}", json={"first_name": "X"}, headers=h).status_code == 409
+
+
+def test_import_file_uses_the_pipeline_importer(client, tenant_a):
+    csv = "E-mail,First Name,Tags,Customer ID\nann@example.org,Ann,vip;new,c1\nnot-an-email,Bob,,c2\nann@example.org,Ann,,c1\n"
+    response = client.post("/v1/contacts/import", files={"file": ("people.csv", csv.encode(), "text/csv")},
+                           headers=tenant_a.headers())
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["read"] == 3 and report["inserted"] == 1 and report["quarantined"] >= 1
+    emails = [c["email"] for c in client.get("/v1/contacts", headers=tenant_a.headers()).json()["items"]]
+    assert emails == ["ann@example.org"]
+    empty = client.post("/v1/contacts/import", files={"file": ("empty.csv", b"", "text/csv")}, headers=tenant_a.headers())
+    assert empty.status_code == 422 and empty.json()["error"]["message"].startswith("file: rejected")
