@@ -76,8 +76,18 @@ def resolve_org(session: Session, obj: dict) -> OrgId | None:
     return repository.org_for_stripe_customer(session, customer) if isinstance(customer, str) else None
 
 
-def apply_subscription_event(session: Session, event_type: str, obj: dict) -> bool:
-    """customer.subscription.created/updated/deleted → the matching subscription row; False if no tenant."""
+def _is_stale(row: Subscription, event_created: datetime | None) -> bool:
+    """Stripe does not deliver in order: an event older than the newest one applied changes nothing."""
+    last = row.last_stripe_event_at
+    if event_created is None or last is None:
+        return False
+    if last.tzinfo is None:  # SQLite hands timestamps back naive; Beacon stores UTC
+        last = last.replace(tzinfo=UTC)
+    return event_created < last
+
+
+def apply_subscription_event(session: Session, event_type: str, obj: dict, *, event_created: datetime | None = None) -> bool:
+    """customer.subscription.created/updated/deleted → the matching subscription row; False if no tenant or stale."""
     org = resolve_org(session, obj)
     if org is None:
         return False
@@ -96,8 +106,12 @@ def apply_subscription_event(session: Session, event_type: str, obj: dict) -> bo
             return False
         repository.add_subscription(session, org, plan_id=plan.id, status=status, billing_cycle=cycle,
                                     current_period_start=start, current_period_end=end, cancel_at=_ts(obj.get("cancel_at")),
-                                    stripe_customer_id=obj.get("customer"), stripe_subscription_id=obj["id"])
+                                    stripe_customer_id=obj.get("customer"), stripe_subscription_id=obj["id"],
+                                    last_stripe_event_at=event_created)
+    elif _is_stale(row, event_created):
+        return False
     else:
+        row.last_stripe_event_at = event_created or row.last_stripe_event_at
         row.status, row.current_period_start, row.current_period_end = status, start, end
         row.cancel_at, row.billing_cycle = _ts(obj.get("cancel_at")), cycle
         if plan is not None:
@@ -113,15 +127,16 @@ def _invoice_subscription_id(invoice: dict) -> str | None:
     return details.get("subscription")
 
 
-def apply_invoice_event(session: Session, event_type: str, invoice: dict) -> bool:
+def apply_invoice_event(session: Session, event_type: str, invoice: dict, *, event_created: datetime | None = None) -> bool:
     """invoice.paid → active; invoice.payment_failed → past_due."""
     org = resolve_org(session, invoice)
     sub_id = _invoice_subscription_id(invoice)
     if org is None or sub_id is None:
         return False
     row = repository.subscription_by_stripe_id(session, org, sub_id)
-    if row is None:
+    if row is None or _is_stale(row, event_created):
         return False
+    row.last_stripe_event_at = event_created or row.last_stripe_event_at
     row.status = SubscriptionStatus.active if event_type == "invoice.paid" else SubscriptionStatus.past_due
     session.flush()
     return True

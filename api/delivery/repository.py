@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from beacon.schema.models import Channel, Contact, ContactStatus, Event, EventType, Organization, Send
+from beacon.schema.models import Channel, Contact, ContactStatus, Event, EventType, Organization, Send, WebhookReceipt
 from beacon.tenancy import OrgId
 
 
@@ -78,3 +78,20 @@ def update_contacts(session: Session, org: OrgId, contact_ids: list[int], values
     if only_if_active:
         statement = statement.where(Contact.status == ContactStatus.active)
     session.execute(statement)
+
+
+def record_webhook_receipt(session: Session, *, provider: str, event_id: str, event_type: str, occurred_at: datetime,
+                           payload: dict[str, Any]) -> int | None:
+    """Insert-or-ignore on (provider, event_id): the receipt's id if new, None for a redelivery."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(WebhookReceipt).values(
+        provider=provider, event_id=event_id[:128], event_type=event_type[:80], occurred_at=occurred_at,
+        payload=payload, applied=False,
+    ).on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(WebhookReceipt.id)
+    return session.execute(statement).scalar()
+
+
+def mark_receipt(session: Session, receipt_id: int, *, org: OrgId | None, applied: bool) -> None:
+    session.execute(
+        update(WebhookReceipt).where(WebhookReceipt.id == receipt_id).values(organization_id=org, applied=applied)
+    )

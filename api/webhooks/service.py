@@ -142,11 +142,20 @@ def process_twilio_inbound(session: Session, params: dict[str, str]) -> str | No
 # ----------------------------------------------------------------------------- Stripe
 
 def process_stripe(session: Session, event: dict[str, Any]) -> bool:
+    """Store the receipt first (dedupe on Stripe's event id), then apply it. True if it changed state."""
     kind = event.get("type", "")
     obj = (event.get("data") or {}).get("object") or {}
+    created = datetime.fromtimestamp(int(event["created"]), tz=UTC) if event.get("created") else None
+    receipt = repository.record_webhook_receipt(
+        session, provider="stripe", event_id=str(event.get("id", "")), event_type=kind,
+        occurred_at=created or datetime.now(UTC), payload=event,
+    )
+    if receipt is None:  # a redelivery: already stored (and applied if it applied)
+        return False
+    applied = False
     if kind.startswith("customer.subscription."):
-        return billing.apply_subscription_event(session, kind, obj)
-    if kind in {"invoice.paid", "invoice.payment_failed"}:
-        return billing.apply_invoice_event(session, kind, obj)
-    return False
-
+        applied = billing.apply_subscription_event(session, kind, obj, event_created=created)
+    elif kind in {"invoice.paid", "invoice.payment_failed"}:
+        applied = billing.apply_invoice_event(session, kind, obj, event_created=created)
+    repository.mark_receipt(session, receipt, org=billing.resolve_org(session, obj), applied=applied)
+    return applied

@@ -477,4 +477,28 @@ class Subscription(Timestamped, Base):
     cancel_at: Mapped[datetime | None]
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64))
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    last_stripe_event_at: Mapped[datetime | None] = mapped_column(
+        doc="Creation time of the newest Stripe event applied: an older one arriving late is not applied."
+    )
     plan: Mapped[Plan] = relationship()
+
+
+class WebhookReceipt(Base):
+    """Every verified billing webhook, stored before it is acted on and deduplicated by event id.
+
+    Message events (SendGrid, Twilio, tracking) live in ``events``; this holds the provider events
+    that are not about one message (Stripe's subscription and invoice events), for dedupe and for
+    reconciling invoices against Beacon's invoice lines.
+    """
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (UniqueConstraint("provider", "event_id"), Index("ix_webhook_receipts_org", "organization_id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(128))
+    event_type: Mapped[str] = mapped_column(String(80))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from beacon.schema.models import Contact, Event, Organization, Plan, Subscription, Suppression
+from beacon.schema.models import Contact, Event, Organization, Plan, Subscription, Suppression, WebhookReceipt
 from tests.api.conftest import PUBLIC_BASE_URL, STRIPE_SECRET, TWILIO_TOKEN, make_message, read
 
 
@@ -207,8 +207,10 @@ def _subs(db, org):
 
 def test_stripe_subscription_lifecycle_and_invoices(client, db, tenant_a, tenant_b):
     created = _subscription_event("customer.subscription.created", tenant_a.org)
-    for _ in range(2):  # a redelivered event changes nothing
-        assert stripe_post(client, created).json() == {"received": True, "applied": True}
+    assert stripe_post(client, created).json() == {"received": True, "applied": True}
+    # A redelivery is acknowledged, stored once and not applied again.
+    assert stripe_post(client, created).json() == {"received": True, "applied": False}
+    assert _receipts(db, created["id"]) == 1
     assert [(s, st.value, p) for s, st, p in _subs(db, tenant_a.org)] == [("sub_123", "active", "growth")]
     stripe_post(client, _subscription_event("customer.subscription.updated", tenant_a.org, plan_code="scale"))
     assert _subs(db, tenant_a.org)[0][2] == "scale"
@@ -224,6 +226,20 @@ def test_stripe_subscription_lifecycle_and_invoices(client, db, tenant_a, tenant
     assert _subs(db, tenant_b.org) == []
     headers = tenant_a.headers()
     assert client.get("/v1/subscription", headers=headers).json()["status"] == "cancelled"
+
+
+def _receipts(db, event_id):
+    return len(read(db, select(WebhookReceipt.id).where(WebhookReceipt.provider == "stripe", WebhookReceipt.event_id == event_id)))
+
+
+def test_stripe_event_older_than_the_applied_one_changes_nothing(client, db, tenant_a):
+    newer = _subscription_event("customer.subscription.updated", tenant_a.org, plan_code="scale")
+    older = _subscription_event("customer.subscription.updated", tenant_a.org, status="past_due", plan_code="starter")
+    older["created"] = newer["created"] - 60
+    assert stripe_post(client, newer).json()["applied"] is True
+    assert stripe_post(client, older).json()["applied"] is False  # arrived late: stored, not applied
+    assert [(st.value, p) for _, st, p in _subs(db, tenant_a.org)] == [("active", "scale")]
+    assert _receipts(db, older["id"]) == 1
 
 
 def test_stripe_maps_by_customer_id_when_metadata_is_absent(client, db, tenant_a):
