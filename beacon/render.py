@@ -31,6 +31,11 @@ PER_SEND_VARIABLES = frozenset({"unsubscribe_url", "preferences_url", "send_id",
 PARTS = ("subject", "html_body", "text_body")
 
 
+
+
+def _blank_none(value: Any) -> Any:
+    return "" if value is None else value
+
 class TemplateLike(Protocol):
     """What the renderer needs; ``beacon.schema.models.Template`` and :class:`TemplateSource` fit."""
 
@@ -153,8 +158,9 @@ class TemplateRenderer:
     """Compiles templates in the sandbox and caches them per (template id, updated_at)."""
 
     def __init__(self, max_cached: int = 1024) -> None:
-        self._html_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
-        self._text_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        # A known field with no value (None) prints as nothing, never as "None"; an unknown one is an error.
+        self._html_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True, finalize=_blank_none)
+        self._text_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, finalize=_blank_none)
         self._cache: OrderedDict[tuple[Any, ...], CompiledTemplate] = OrderedDict()
         self._lock = threading.Lock()
         self._max_cached = max_cached

@@ -159,3 +159,11 @@ def test_every_seeded_template_renders_with_orm_rows(migrated_db):
             with pytest.raises(MissingVariablesError):
                 renderer.render(template, contact=contact, organization=organization, context={})
     engine.dispose()
+
+
+def test_a_field_without_value_prints_nothing():
+    from beacon.render import TemplateSource, default_renderer
+
+    source = TemplateSource(code="t", text_body="Hi {{ contact.first_name }}!", subject="For {{ contact.first_name }}")
+    rendered = default_renderer().compile(source).render({"contact": {"first_name": None}})
+    assert rendered.text == "Hi !" and rendered.subject == "For "

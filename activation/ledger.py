@@ -1,0 +1,223 @@
+"""The send ledger (``sends``): bulk writes, state transitions and the ``sent`` events.
+
+Lifecycle of one row: ``pending`` (written in bulk before any provider call) -> ``sending``
+(committed, tagged with the batch key, just before the call) -> ``sent`` (with the provider's
+message id, the ``sent`` event in the same transaction) or ``failed``. ``suppressed`` and
+``held_out`` rows record who was left out and why, so every count is auditable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Uuid, and_, bindparam, func, select, update
+
+from beacon.schema.models import Channel, Event, EventType, Send, SendStatus
+from beacon.tenancy import OrgId
+
+SENDS = Send.__table__
+EVENTS = Event.__table__
+BATCH_PREFIX = "batch:"
+IN_CHUNK = 1_000
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def bulk_insert(conn: Connection, table, rows: list[dict[str, Any]], conflict: Sequence[str]) -> None:
+    """``INSERT ... ON CONFLICT DO NOTHING`` through the driver's executemany.
+
+    Hot path (one row per recipient): values go through each column type's own bind processor,
+    as SQLAlchemy would, but the statement is compiled once and no per-row dict machinery runs.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    dialect = conn.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    ph = _placeholder(conn)
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([ph] * len(columns))}) "
+           f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING")
+    # Most columns repeat one value across the batch (organization, channel, status, timestamps):
+    # process each distinct value once. Unique ids (Uuid columns) are processed directly.
+    caches: list[dict | None] = [
+        None if proc is None or isinstance(table.c[name].type, Uuid) else {} for proc, name in zip(processors, columns)
+    ]
+
+    def bind(proc, cache, value):
+        if proc is None or value is None:
+            return value
+        if cache is None:
+            return proc(value)
+        key = (type(value), value) if not isinstance(value, (dict, list)) else None
+        if key is None:
+            return proc(value)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = proc(value)
+        return found
+
+    data = [tuple(bind(p, c, v) for p, c, v in zip(processors, caches, row.values())) for row in rows]
+    conn.exec_driver_sql(sql, data)
+
+
+def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert ledger rows; rows already in the ledger are left untouched."""
+    bulk_insert(conn, SENDS, rows, ["campaign_id", "contact_id", "step"])
+
+
+def _bind(conn: Connection, column, value: Any) -> Any:
+    return _bind_many(conn, column, [value])[0]
+
+
+def _bind_many(conn: Connection, column, values: Sequence[Any]) -> list[Any]:
+    """Values as the driver wants them, through the column type's processor (looked up once)."""
+    proc = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return list(values) if proc is None else [None if v is None else proc(v) for v in values]
+
+
+def ledger_row(
+    *, send_id: uuid.UUID, org: OrgId, campaign_id: int, contact_id: int, step: int, channel: Channel,
+    address: str | None, variant: str | None, status: SendStatus, error: str | None, now: datetime,
+) -> dict[str, Any]:
+    return {
+        "send_id": send_id, "organization_id": int(org), "campaign_id": campaign_id, "contact_id": contact_id,
+        "step": step, "channel": channel, "address": address, "variant": variant, "status": status,
+        "attempts": 0, "error": error, "created_at": now, "updated_at": now,
+    }
+
+
+def recorded_contacts(conn: Connection, campaign_id: int, step: int) -> set[int]:
+    rows = conn.execute(select(Send.contact_id).where(Send.campaign_id == campaign_id, Send.step == step))
+    return {row[0] for row in rows}
+
+
+def status_counts(conn: Connection, campaign_id: int, step: int | None = None) -> dict[tuple[str, str | None, str | None], int]:
+    """(status, error, variant) -> count for the campaign (all steps unless ``step``)."""
+    query = select(Send.status, Send.error, Send.variant, func.count()).where(Send.campaign_id == campaign_id)
+    if step is not None:
+        query = query.where(Send.step == step)
+    rows = conn.execute(query.group_by(Send.status, Send.error, Send.variant))
+    return {(_v(s), e, v): n for s, e, v, n in rows}
+
+
+def _v(value: Any) -> str:
+    return value.value if hasattr(value, "value") else str(value)
+
+
+def new_batch_key() -> str:
+    return f"{BATCH_PREFIX}{uuid.uuid4().hex}"
+
+
+def claim(conn: Connection, send_ids: Sequence[uuid.UUID], batch_key: str, now: datetime) -> set[uuid.UUID]:
+    """pending -> sending, tagged with ``batch_key``; returns the ids actually claimed (another
+    worker or a concurrent run may have taken some)."""
+    ph = _placeholder(conn)
+    ids = _bind_many(conn, SENDS.c.send_id, send_ids)
+    result = conn.exec_driver_sql(
+        f"UPDATE sends SET status = {ph}, provider_message_id = {ph}, attempts = attempts + 1, updated_at = {ph} "
+        f"WHERE status = {ph} AND send_id IN ({', '.join([ph] * len(ids))})",
+        (SendStatus.sending.value, batch_key, _bind(conn, SENDS.c.updated_at, now), SendStatus.pending.value, *ids),
+    )
+    if result.rowcount == len(send_ids):
+        return set(send_ids)
+    rows = conn.execute(select(Send.send_id).where(Send.provider_message_id == batch_key, Send.status == SendStatus.sending))
+    return {row[0] for row in rows}
+
+
+def mark_sent(
+    conn: Connection,
+    org: OrgId,
+    sent: Sequence[tuple[uuid.UUID, int]],
+    *,
+    provider_message_id: str | None,
+    channel: Channel,
+    campaign_id: int,
+    now: datetime,
+    per_message_ids: dict[uuid.UUID, str] | None = None,
+    batch_key: str | None = None,
+) -> None:
+    """sending -> sent for (send_id, contact_id) pairs, plus one ``sent`` event each (same transaction).
+
+    With ``batch_key`` the rows are found by the key their claim wrote (one indexed update);
+    ``per_message_ids`` gives each row its own provider id (SMS, reconciliation)."""
+    if not sent:
+        return
+    if batch_key is not None:
+        ph = _placeholder(conn)
+        stamp = _bind(conn, SENDS.c.sent_at, now)
+        conn.exec_driver_sql(
+            f"UPDATE sends SET status = {ph}, provider_message_id = {ph}, sent_at = {ph}, updated_at = {ph}, error = NULL "
+            f"WHERE provider_message_id = {ph} AND status = {ph}",
+            (SendStatus.sent.value, provider_message_id, stamp, stamp, batch_key, SendStatus.sending.value),
+        )
+    elif per_message_ids:
+        conn.execute(
+            update(SENDS)
+            .where(SENDS.c.send_id == bindparam("sid"), SENDS.c.status == SendStatus.sending)
+            .values(status=SendStatus.sent, provider_message_id=bindparam("pmid"), sent_at=now, updated_at=now, error=None),
+            [{"sid": sid, "pmid": per_message_ids.get(sid)} for sid, _ in sent],
+        )
+    else:
+        for chunk in _chunks([sid for sid, _ in sent], IN_CHUNK):
+            conn.execute(
+                update(SENDS)
+                .where(SENDS.c.send_id.in_(chunk), SENDS.c.status == SendStatus.sending)
+                .values(status=SendStatus.sent, provider_message_id=provider_message_id, sent_at=now, updated_at=now, error=None)
+            )
+    bulk_insert(
+        conn,
+        EVENTS,
+        [
+            {
+                "organization_id": int(org), "event_type": EventType.sent, "occurred_at": now, "received_at": now,
+                "send_id": sid, "contact_id": contact_id, "channel": channel, "provider": "beacon",
+                "provider_event_id": f"sent:{sid}",
+                "payload": {"campaign_id": campaign_id, "provider_message_id": (per_message_ids or {}).get(sid, provider_message_id)},
+            }
+            for sid, contact_id in sent
+        ],
+        ["provider", "provider_event_id"],
+    )
+
+
+def set_status(
+    conn: Connection, send_ids: Iterable[uuid.UUID], status: SendStatus, *, error: str | None, now: datetime,
+    only_from: Sequence[SendStatus] = (SendStatus.pending, SendStatus.sending),
+) -> int:
+    """Move rows to ``failed`` / ``suppressed`` / back to ``pending`` with a reason."""
+    changed = 0
+    for chunk in _chunks(list(send_ids), IN_CHUNK):
+        values: dict[str, Any] = {"status": status, "error": error, "updated_at": now}
+        if status is SendStatus.pending:
+            values["provider_message_id"] = None
+        changed += conn.execute(
+            update(SENDS).where(SENDS.c.send_id.in_(chunk), SENDS.c.status.in_(list(only_from))).values(**values)
+        ).rowcount
+    return changed
+
+
+def in_flight(conn: Connection, campaign_id: int, step: int) -> dict[str, list[tuple[uuid.UUID, int]]]:
+    """Rows left in ``sending`` by an interrupted run, by batch key."""
+    rows = conn.execute(
+        select(Send.provider_message_id, Send.send_id, Send.contact_id).where(
+            and_(Send.campaign_id == campaign_id, Send.step == step, Send.status == SendStatus.sending)
+        )
+    )
+    batches: dict[str, list[tuple[uuid.UUID, int]]] = {}
+    for key, sid, contact_id in rows:
+        batches.setdefault(key or "", []).append((sid, contact_id))
+    return batches
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
