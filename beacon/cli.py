@@ -193,5 +193,35 @@ def api_server(host: str, port: int, workers: int, proxy_headers: bool) -> None:
                 proxy_headers=proxy_headers, forwarded_allow_ips="*" if proxy_headers else None)
 
 
+@main.group()
+def campaign() -> None:
+    """Campaign activation."""
+
+
+@campaign.command("run")
+@click.argument("campaign_id", type=int)
+@click.option("--org", "org_slug", required=True, help="The organization's slug.")
+@click.option("--dry-run", is_flag=True, help="Count, exclude and render samples; send nothing.")
+def campaign_run(campaign_id: int, org_slug: str, dry_run: bool) -> None:
+    """Run (or resume) one campaign now and print its report as JSON."""
+    import dataclasses
+
+    from sqlalchemy import select
+
+    from activation.run import run_campaign
+    from beacon.schema.db import make_engine
+    from beacon.schema.models import Organization
+    from beacon.tenancy import OrgId
+
+    engine = make_engine()
+    with engine.connect() as conn:
+        org_id = conn.scalar(select(Organization.id).where(Organization.slug == org_slug))
+    engine.dispose()
+    if org_id is None:
+        raise click.ClickException(f"no organization with slug {org_slug!r}")
+    report = run_campaign(campaign_id, OrgId(org_id), dry_run=dry_run)
+    click.echo(json.dumps(dataclasses.asdict(report), indent=2, default=str))
+
+
 if __name__ == "__main__":
     main()
