@@ -193,6 +193,19 @@ def api_server(host: str, port: int, workers: int, proxy_headers: bool) -> None:
                 proxy_headers=proxy_headers, forwarded_allow_ips="*" if proxy_headers else None)
 
 
+@main.command("demo")
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--scale", default="small", show_default=True, type=click.Choice(["tiny", "small", "demo"]))
+def demo(seed: int, scale: str) -> None:
+    """Run the whole pipeline end to end on the configured back end and print what it built."""
+    from orchestration.demo import format_summary, run_demo
+
+    summary = run_demo(seed=seed, scale=scale, echo=click.echo)
+    click.echo(format_summary(summary))
+    if not summary.success:
+        raise SystemExit(1)
+
+
 @main.group()
 def campaign() -> None:
     """Campaign activation."""

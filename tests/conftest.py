@@ -89,14 +89,15 @@ def migrated_db(op_db_url: str) -> str:
     return op_db_url
 
 
-@pytest.fixture
-def beacon_env(monkeypatch, tmp_path, op_db_url: str, warehouse_url: str) -> dict[str, str]:
-    """Point Beacon's settings at fresh databases of one back-end pair (SQLite+DuckDB or PostgreSQL)."""
-    env = {
-        "BEACON_HOME": str(tmp_path / "home"),
-        "BEACON_DATABASE_URL": op_db_url,
-        "BEACON_WAREHOUSE_URL": warehouse_url,
-    }
+@pytest.fixture(params=["embedded", pytest.param("postgres", marks=pytest.mark.postgres)])
+def beacon_env(request, monkeypatch, tmp_path) -> dict[str, str]:
+    """Point Beacon's settings at fresh databases of one shipped pair: SQLite + DuckDB, or PostgreSQL for both."""
+    if request.param == "embedded":
+        op_db, warehouse = f"sqlite:///{tmp_path / 'beacon.db'}", f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    else:
+        make = request.getfixturevalue("make_pg_database")
+        op_db, warehouse = make("beacon_op"), make("beacon_wh")
+    env = {"BEACON_HOME": str(tmp_path / "home"), "BEACON_DATABASE_URL": op_db, "BEACON_WAREHOUSE_URL": warehouse}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env

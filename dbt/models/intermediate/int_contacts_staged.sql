@@ -1,0 +1,96 @@
+-- Every contact's lifecycle stage, as of var('as_of') (default: today). First match wins:
+--   churned   bought before, but not within churn_after_days
+--   vip       net_revenue >= vip_min_net_revenue and orders_count >= vip_min_orders
+--   repeat    2 or more purchases
+--   customer  1 purchase
+--   prospect  no purchase, a human open or click within prospect_engaged_within_days
+--   lead      everyone else
+-- Machine opens (mail-client prefetch such as Apple MPP) are not engagement.
+{%- set as_of = "cast('" ~ var('as_of') ~ "' as date)" if var('as_of', none) else 'current_date' %}
+
+with contacts as (
+    select * from {{ ref('stg_beacon__contacts') }}
+),
+
+customer_value as (
+    select * from {{ ref('fct_customer_value') }}
+),
+
+tracked_engagement as (
+    -- Beacon's own tracking and provider webhooks, already tied to a contact.
+    select contact_id, max(occurred_at) as last_engaged_at
+    from {{ ref('stg_beacon__events') }}
+    where event_type in ('opened', 'clicked')
+        and contact_id is not null
+        and coalesce(payload ->> 'machine_open', payload ->> 'sg_machine_open', 'false') not in ('true', '1')
+    group by contact_id
+),
+
+file_engagement as (
+    -- Exported provider events carry an address, not a contact: match within the organization.
+    select contacts.contact_id, max(provider_events.occurred_at) as last_engaged_at
+    from {{ ref('stg_files__provider_events') }} as provider_events
+    inner join contacts
+        on provider_events.organization_id = contacts.organization_id
+        and provider_events.email_normalized = contacts.email_normalized
+    where provider_events.event_type in ('opened', 'clicked')
+        and not provider_events.is_machine_open
+    group by contacts.contact_id
+),
+
+engagement as (
+    select contact_id, max(last_engaged_at) as last_engaged_at
+    from (
+        select * from tracked_engagement
+        union all
+        select * from file_engagement
+    ) as engagement_sources
+    group by contact_id
+),
+
+contacts_valued as (
+    select
+        contacts.contact_id,
+        contacts.organization_id,
+        coalesce(customer_value.orders_count, 0) as orders_count,
+        coalesce(customer_value.gross_revenue, 0) as gross_revenue,
+        coalesce(customer_value.net_revenue, 0) as net_revenue,
+        customer_value.average_order_value,
+        customer_value.first_order_at,
+        customer_value.last_order_at,
+        customer_value.days_since_last_order,
+        customer_value.rfm_segment,
+        engagement.last_engaged_at
+    from contacts
+    left join customer_value
+        on contacts.contact_id = customer_value.contact_id
+    left join engagement
+        on contacts.contact_id = engagement.contact_id
+)
+
+select
+    contact_id,
+    organization_id,
+    cast(
+        case
+            when orders_count > 0 and days_since_last_order > {{ var('churn_after_days', 365) }} then 'churned'
+            when net_revenue >= {{ var('vip_min_net_revenue', 1000) }}
+                and orders_count >= {{ var('vip_min_orders', 3) }} then 'vip'
+            when orders_count >= 2 then 'repeat'
+            when orders_count = 1 then 'customer'
+            when last_engaged_at is not null
+                and {{ dbt.datediff("cast(last_engaged_at at time zone 'UTC' as date)", as_of, 'day') }}
+                    <= {{ var('prospect_engaged_within_days', 90) }} then 'prospect'
+            else 'lead'
+        end as varchar
+    ) as lifecycle_stage,
+    orders_count,
+    gross_revenue,
+    net_revenue,
+    average_order_value,
+    first_order_at,
+    last_order_at,
+    days_since_last_order,
+    rfm_segment,
+    last_engaged_at
+from contacts_valued

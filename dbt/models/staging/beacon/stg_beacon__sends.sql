@@ -1,0 +1,17 @@
+select
+    lower(send_id) as send_id,
+    organization_id,
+    campaign_id,
+    contact_id,
+    step as automation_step,
+    channel,
+    address,
+    variant,
+    status as send_status,
+    provider_message_id,
+    attempts as attempt_count,
+    error as error_message,
+    created_at,
+    updated_at,
+    sent_at
+from {{ source('beacon', 'sends') }}

@@ -1,0 +1,66 @@
+"""The dbt project's shape: layout, naming and portability rules that reviews would otherwise police."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+DBT = Path(__file__).resolve().parents[2] / "dbt"
+
+
+def _models() -> dict[str, Path]:
+    return {p.stem: p for p in (DBT / "models").rglob("*.sql")}
+
+
+def test_no_python_file_in_the_dbt_project():
+    assert not list(DBT.rglob("*.py")), "dbt/ must never hold a Python file (it shadows `import dbt`)"
+
+
+def test_staging_models_are_named_by_source_and_only_they_call_source():
+    for name, path in _models().items():
+        sql = path.read_text()
+        layer = path.relative_to(DBT / "models").parts[0]
+        if layer == "staging":
+            source = path.parent.name
+            assert name.startswith(f"stg_{source}__"), name
+            assert "source(" in sql and "ref(" not in sql, f"{name}: staging reads one source, no joins"
+        else:
+            assert "source(" not in sql, f"{name}: only staging calls source()"
+
+
+def test_every_model_has_yaml_and_tests():
+    documented: dict[str, dict] = {}
+    for path in (DBT / "models").rglob("*.yml"):
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
+            documented[model["name"]] = model
+    for name in _models():
+        assert name in documented, f"{name} has no YAML"
+        model = documented[name]
+        tests = list(model.get("data_tests", [])) + [
+            test for column in model.get("columns", []) for test in column.get("data_tests", [])
+        ]
+        assert tests, f"{name}: needs at least its primary-key tests"
+
+
+def test_staging_keys_are_unique_and_not_null_object_ids():
+    for path in (DBT / "models" / "staging").rglob("_*__models.yml"):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            key = model["columns"][0]
+            assert key["name"].endswith("_id"), f"{model['name']}: key {key['name']} should be <object>_id"
+            assert {"unique", "not_null"} <= set(key.get("data_tests", [])), model["name"]
+
+
+def test_marts_enforce_contracts():
+    for path in (DBT / "models" / "marts").rglob("*.yml"):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            assert model["config"]["contract"]["enforced"] is True, model["name"]
+
+
+def test_boolean_columns_are_named_is_or_has():
+    for path in (DBT / "models").rglob("*.yml"):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            for column in model.get("columns", []):
+                if column.get("data_type") == "boolean":
+                    assert re.match(r"^(is|has)_", column["name"]), f"{model['name']}.{column['name']}"
