@@ -47,22 +47,58 @@ def _server_url_for(database: str) -> str:
     return f"{base}/{database}"
 
 
+def _create_pg_database(server: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
+def _drop_pg_database(server: str, name: str) -> None:
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def migrated_database(request, tmp_path_factory):
+    """A factory for session-long migrated operational DBs, for suites whose tests keep apart by
+    tenant (each makes its own organization) and so can share one migration per back end."""
+    from contextlib import contextmanager
+
+    from beacon.schema import migrate
+
+    @contextmanager
+    def make(backend: str, prefix: str) -> Iterator[str]:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp(prefix) / 'beacon.db'}"
+            migrate.upgrade(url)
+            yield url
+            return
+        server = request.getfixturevalue("pg_server")
+        name = _create_pg_database(server, f"beacon_{prefix}")
+        try:
+            url = _server_url_for(name)
+            migrate.upgrade(url)
+            yield url
+        finally:
+            _drop_pg_database(server, name)
+
+    return make
+
+
 @pytest.fixture
 def make_pg_database(pg_server: str) -> Iterator:
     """Create throwaway databases; all are dropped at teardown."""
     created: list[str] = []
 
     def make(prefix: str = "beacon_test") -> str:
-        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        name = _create_pg_database(pg_server, prefix)
         created.append(name)
         return _server_url_for(name)
 
     yield make
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        for name in created:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    for name in created:
+        _drop_pg_database(pg_server, name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,28 +136,11 @@ class World:
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def activation_db(request, tmp_path_factory) -> Iterator[str]:
+def activation_db(request, migrated_database) -> Iterator[str]:
     """One migrated operational DB per back end for the whole session: every test gets its own
     organization (tenant scoping keeps tests apart), which saves a migration per test."""
-    from beacon.schema import migrate
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('activation') / 'beacon.db'}"
-        migrate.upgrade(url)
+    with migrated_database(request.param, "activation") as url:
         yield url
-        return
-    import psycopg
-    from psycopg import sql
-
-    server = request.getfixturevalue("pg_server")
-    name = f"beacon_activation_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"{server.rpartition('/')[0]}/{name}"
-    migrate.upgrade(url)
-    yield url
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

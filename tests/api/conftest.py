@@ -12,12 +12,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
-from psycopg import sql
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,24 +48,10 @@ def sendgrid_key() -> ec.EllipticCurvePrivateKey:
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def api_db_url(request, tmp_path_factory) -> Iterator[str]:
+def api_db_url(request, migrated_database) -> Iterator[str]:
     """A migrated operational DB shared by the session's API tests on one back end."""
-    from beacon.schema import migrate
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'beacon.db'}"
-        migrate.upgrade(url)
+    with migrated_database(request.param, "api") as url:
         yield url
-        return
-    server = request.getfixturevalue("pg_server")
-    name = f"beacon_api_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"{server.rpartition('/')[0]}/{name}"
-    migrate.upgrade(url)
-    yield url
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")
