@@ -38,9 +38,9 @@ contacts = sa.table(
             "first_name": sa.String(),
             "last_name": sa.String(),
             "lifecycle_stage": sa.String(),
-            "contact_type": sa.String(),
-            "status": sa.String(),
-            "country": sa.String(),
+            "contact_type_code": sa.String(),
+            "contact_status": sa.String(),
+            "country_code": sa.String(),
             "city": sa.String(),
             "region": sa.String(),
             "orders_count": sa.Integer(),
@@ -93,9 +93,9 @@ TEXT, NUMBER, DAYS, TAGS, CUSTOM, LIST = "text", "number", "days", "tags", "cust
 FIELDS: dict[str, tuple[str, str | None]] = {
     # criteria field: (kind, dim_contacts column)
     "lifecycle_stage": (TEXT, "lifecycle_stage"),
-    "contact_type": (TEXT, "contact_type"),
-    "status": (TEXT, "status"),
-    "country": (TEXT, "country"),
+    "contact_type": (TEXT, "contact_type_code"),
+    "status": (TEXT, "contact_status"),
+    "country": (TEXT, "country_code"),
     "city": (TEXT, "city"),
     "region": (TEXT, "region"),
     "orders_count": (NUMBER, "orders_count"),
@@ -142,7 +142,7 @@ class CompiledSegment:
         return sa.select(sa.func.count()).select_from(contacts).where(self.where)
 
     def sample(self, limit: int = 20) -> sa.Select:
-        cols = [contacts.c[name] for name in ("contact_id", "email", "first_name", "last_name", "lifecycle_stage", "country")]
+        cols = [contacts.c[name] for name in ("contact_id", "email", "first_name", "last_name", "lifecycle_stage", "country_code")]
         return sa.select(*cols).where(self.where).order_by(contacts.c.contact_id).limit(limit)
 
 

@@ -33,8 +33,8 @@ def marts(warehouse_url):
         conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS marts"))
         conn.execute(sa.text(
             "CREATE TABLE marts.dim_contacts (organization_id BIGINT, contact_id BIGINT, email VARCHAR, "
-            "first_name VARCHAR, last_name VARCHAR, lifecycle_stage VARCHAR, contact_type VARCHAR, status VARCHAR, "
-            "country VARCHAR, city VARCHAR, region VARCHAR, orders_count INTEGER, net_revenue NUMERIC(18,4), "
+            "first_name VARCHAR, last_name VARCHAR, lifecycle_stage VARCHAR, contact_type_code VARCHAR, contact_status VARCHAR, "
+            "country_code VARCHAR, city VARCHAR, region VARCHAR, orders_count INTEGER, net_revenue NUMERIC(18,4), "
             f"predicted_clv_12m NUMERIC(18,4), probability_alive DOUBLE PRECISION, last_order_at {ts}, last_engaged_at {ts})"
         ))
         conn.execute(sa.text("CREATE TABLE marts.bridge_contact_tags (organization_id BIGINT, contact_id BIGINT, tag VARCHAR)"))
@@ -46,8 +46,8 @@ def marts(warehouse_url):
         ago = lambda days: None if days is None else AS_OF - timedelta(days=days)  # noqa: E731
         conn.execute(
             sa.text(
-                "INSERT INTO marts.dim_contacts (contact_id, organization_id, email, lifecycle_stage, contact_type, status, "
-                "country, orders_count, net_revenue, predicted_clv_12m, probability_alive, last_order_at, last_engaged_at) "
+                "INSERT INTO marts.dim_contacts (contact_id, organization_id, email, lifecycle_stage, contact_type_code, "
+                "contact_status, country_code, orders_count, net_revenue, predicted_clv_12m, probability_alive, last_order_at, last_engaged_at) "
                 "VALUES (:c, :o, :e, :s, :t, :st, :co, :n, :r, :clv, :p, :lo, :le)"
             ),
             [dict(c=c, o=o, e=e, s=s, t=t, st=st, co=co, n=n, r=r, clv=clv, p=p, lo=ago(lo), le=ago(le))

@@ -3,10 +3,14 @@ materialized by the Dagster job in-process, on SQLite + DuckDB and on PostgreSQL
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import text, update
 
 from beacon.schema.db import session_scope
+from beacon.segments.compiler import compile_segment
+from beacon.segments.compiler import contacts as dim
 from beacon.schema.models import Contact, ContactStatus
 from beacon.store.organizations import contact_type_ids, create_organization
 from beacon.warehouse import warehouse_engine
@@ -75,6 +79,20 @@ def test_contacts_reach_the_mart_and_changes_follow(pipeline_env):
         ("unsubscribed", False)
     ]
     assert _marts("select count(*) from marts.dim_contacts") == [(2,)]
+    # Segments compile against the mart dbt built, on this warehouse.
+    assert _segment(org, {"field": "status", "op": "eq", "value": "active"}) == {"bob@grace.org"}
+    assert _segment(org, {"all": [{"field": "orders_count", "op": "eq", "value": 0},
+                                   {"field": "tags", "op": "has_none", "value": ["vip"]}]}) == {"Ann@Grace.org", "bob@grace.org"}
+
+
+def _segment(org, criteria) -> set[str]:
+    compiled = compile_segment(criteria, org, as_of=datetime.now(UTC))
+    engine = warehouse_engine()
+    try:
+        with engine.connect() as conn:
+            return {row.email for row in conn.execute(compiled.members(dim.c.email))}
+    finally:
+        engine.dispose()
 
 
 def _contact_type_names() -> list[tuple]:

@@ -8,6 +8,11 @@ organizations as (
 
 contact_types as (
     select * from {{ ref('stg_beacon__contact_types') }}
+),
+
+-- Lifecycle, value to date and predictions: what segments filter on (beacon/segments/compiler.py).
+profiles as (
+    select * from {{ ref('int_contacts_profiled') }}
 )
 
 select
@@ -52,7 +57,19 @@ select
     ) as is_sms_marketable,
     contacts.signup_source,
     contacts.created_at,
-    contacts.updated_at
+    contacts.updated_at,
+    profiles.lifecycle_stage,
+    profiles.orders_count,
+    profiles.gross_revenue,
+    profiles.net_revenue,
+    profiles.average_order_value,
+    profiles.first_order_at,
+    profiles.last_order_at,
+    profiles.rfm_segment,
+    profiles.last_engaged_at,
+    profiles.predicted_clv_12m,
+    profiles.probability_alive,
+    profiles.expected_purchases_365d
 from contacts
 inner join organizations
     on contacts.organization_id = organizations.organization_id
@@ -60,3 +77,5 @@ inner join organizations
 left join contact_types
     on contacts.contact_type_id = contact_types.contact_type_id
     and contacts.organization_id = contact_types.organization_id
+left join profiles
+    on contacts.contact_id = profiles.contact_id
