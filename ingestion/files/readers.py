@@ -255,7 +255,8 @@ def _arrow_to_text(col: pa.Array) -> pa.Array:
     if pa.types.is_timestamp(t):
         # A naive Parquet timestamp is read as UTC (Parquet's isAdjustedToUTC=false has no offset to honour).
         utc = col.cast(pa.timestamp("us", tz="UTC")) if t.tz is None else col.cast(pa.timestamp("us", tz=t.tz))
-        return pc.strftime(utc.cast(pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%S.%f+00:00")
+        # Arrow's %S already carries the fraction ("58.123456"): no %f.
+        return pc.strftime(utc.cast(pa.timestamp("us", tz="UTC")), format="%Y-%m-%dT%H:%M:%S+00:00")
     if pa.types.is_nested(t):
         return pa.array([None if v is None else json.dumps(v, default=str) for v in col.to_pylist()], pa.string())
     return col.cast(pa.string())

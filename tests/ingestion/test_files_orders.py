@@ -120,6 +120,33 @@ def test_parquet_rows_are_numbered_by_row_index(orgs, make, tmp_path):
     assert (line, reason, json.loads(raw)["order_id"]) == (4, "unknown_currency", "bad")
 
 
+def test_parquet_with_native_timestamps_and_decimals_loads_clean(orgs, tmp_path):
+    """The generator (and most shop exports) write real Parquet types, not strings."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    created = [datetime(2024, 11, 30, 18, 24, 58, tzinfo=UTC), datetime(2024, 12, 1, 9, 5, 59, 250000, tzinfo=UTC)]
+    table = pa.table({
+        "order_id": ["N-1", "N-2"], "organization": ["acme", "acme"], "customer_email": ["a@x.io", "b@x.io"],
+        "created_at": pa.array(created, pa.timestamp("us", tz="UTC")),
+        "updated_at": pa.array(created, pa.timestamp("us", tz="UTC")),
+        "currency": ["EUR", "EUR"], "total": pa.array([Decimal("12.50"), Decimal("3.00")], pa.decimal128(14, 2)),
+        "refunded_amount": pa.array([Decimal("0"), Decimal("0")], pa.decimal128(14, 2)), "status": ["paid", "paid"],
+    })
+    path = tmp_path / "native.parquet"
+    pq.write_table(table, path)
+    result = load_file(ORDERS, path, organizations=orgs, warehouse_url=url)
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 0), rows(url, "SELECT reason, message FROM raw.quarantine")
+    loaded = rows(url, "SELECT order_id, created_at, total FROM raw.orders ORDER BY order_id")
+    assert [(o, c.astimezone(UTC), t) for o, c, t in loaded] == [
+        ("N-1", created[0], Decimal("12.5000")), ("N-2", created[1], Decimal("3.0000")),
+    ]
+
+
 def test_organizations_come_from_the_operational_db(migrated_db, tmp_path, make):
     from beacon.schema.db import make_engine, session_scope
     from beacon.store.organizations import create_organization
