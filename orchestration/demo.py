@@ -27,6 +27,7 @@ class DemoSummary:
     operational: dict[str, int] = field(default_factory=dict)
     warehouse: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> rows
 
 
 def _reset_embedded_state(settings: Settings) -> None:
@@ -93,6 +94,11 @@ def run_demo(*, seed: int = 42, scale: str = "small", echo: Echo = print) -> Dem
         summary.operational = _count_tables(op_engine, None)
         for schema in ("raw", "marts"):
             summary.warehouse.update(_count_tables(wh_engine, schema))
+        if "raw.quarantine" in summary.warehouse:
+            with wh_engine.connect() as conn:
+                summary.quarantined = dict(conn.execute(sa.text(
+                    "SELECT reason, count(*) FROM raw.quarantine GROUP BY reason ORDER BY count(*) DESC, reason"
+                )).all())
     finally:
         op_engine.dispose()
         wh_engine.dispose()
@@ -107,6 +113,10 @@ def format_summary(summary: DemoSummary, settings: Settings | None = None) -> st
     lines.append("")
     lines.append("Warehouse (" + settings.warehouse + ")")
     lines += [f"  {name:<40} {count:>10,}" for name, count in summary.warehouse.items()]
+    if summary.quarantined:
+        lines.append("")
+        lines.append("Quarantined rows by reason (the generator's dirty files; see docs/ingestion.md)")
+        lines += [f"  {reason:<40} {count:>10,}" for reason, count in summary.quarantined.items()]
     lines.append("")
     lines.append("Timings: " + ", ".join(f"{k} {v}s" for k, v in summary.seconds.items()))
     lines += [
