@@ -123,5 +123,7 @@ class BeaconDbtTranslator(DagsterDbtTranslator):
 
 def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
     # fqn: [project, layer, (domain...), name]; a model at the models/ root is "models".
+    if dbt_resource_props.get("resource_type") == "seed":
+        return "reference"  # seeds land in the `reference` schema (dbt_project.yml)
     fqn = dbt_resource_props["fqn"]
     return fqn[1] if len(fqn) > 2 else "models"
