@@ -1,8 +1,6 @@
 {#- The latest state of each order: a later file restating an order (a refund, a cancellation)
     replaces the earlier state. raw.orders exists once the first orders file is loaded; until
     then this view is empty (same columns), so a fresh installation builds. -#}
-{%- set orders = source('files', 'orders') -%}
-{%- set has_orders = execute and adapter.get_relation(orders.database, orders.schema, orders.identifier) is not none -%}
 {%- set raw_columns = {
     'order_id': 'varchar(128)', 'organization_id': 'bigint', 'customer_email': 'varchar(320)',
     'customer_external_id': 'varchar(128)', 'created_at': 'timestamp with time zone',
@@ -12,15 +10,7 @@
     'lines': 'text', 'source_file': 'text', 'source_line': 'bigint', 'loaded_at': 'timestamp with time zone'} -%}
 
 with order_states as (
-{%- if has_orders %}
-    select * from {{ orders }}
-{%- else %}
-    select
-    {%- for name, type in raw_columns.items() %}
-        cast(null as {{ type }}) as {{ name }}{{ ',' if not loop.last }}
-    {%- endfor %}
-    where 1 = 0
-{%- endif %}
+{{ relation_or_empty(source('files', 'orders'), raw_columns) }}
 ),
 
 latest as (

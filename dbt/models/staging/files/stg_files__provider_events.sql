@@ -1,8 +1,6 @@
 {#- Provider events from exported files (SendGrid event exports, Twilio status logs). The raw
     table already holds one row per (provider, provider_event_id). raw.provider_events exists
     once the first events file is loaded; until then this view is empty (same columns). -#}
-{%- set events = source('files', 'provider_events') -%}
-{%- set has_events = execute and adapter.get_relation(events.database, events.schema, events.identifier) is not none -%}
 {%- set raw_columns = {
     'provider': 'varchar(20)', 'provider_event_id': 'varchar(200)', 'provider_event': 'varchar(40)',
     'event_type': 'varchar(40)', 'occurred_at': 'timestamp with time zone', 'send_id': 'varchar(36)',
@@ -12,15 +10,7 @@
     'loaded_at': 'timestamp with time zone'} -%}
 
 with provider_events as (
-{%- if has_events %}
-    select * from {{ events }}
-{%- else %}
-    select
-    {%- for name, type in raw_columns.items() %}
-        cast(null as {{ type }}) as {{ name }}{{ ',' if not loop.last }}
-    {%- endfor %}
-    where 1 = 0
-{%- endif %}
+{{ relation_or_empty(source('files', 'provider_events'), raw_columns) }}
 )
 
 select
