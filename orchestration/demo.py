@@ -6,7 +6,6 @@ the demo only sequences them and prints what each built.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from beacon.settings import Settings, WarehouseKind, get_settings
+from beacon.settings import Settings, get_settings
 
 Echo = Callable[[str], None]
 
@@ -31,7 +30,8 @@ class DemoSummary:
 
 
 def _reset_embedded_state(settings: Settings) -> None:
-    """Start from nothing, so the demo gives the same result every time it runs."""
+    """Start from empty embedded databases, so the demo gives the same result every time it runs
+    (a configured PostgreSQL is left alone; the generator itself rewrites the inbox)."""
     home = settings.home.resolve()
     if settings.database_url is None:
         for suffix in ("", "-wal", "-shm"):
@@ -39,7 +39,6 @@ def _reset_embedded_state(settings: Settings) -> None:
     if settings.warehouse_url is None:
         for suffix in ("", ".wal"):
             (home / f"warehouse.duckdb{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(home / "inbox", ignore_errors=True)
     home.mkdir(parents=True, exist_ok=True)
 
 
@@ -75,8 +74,7 @@ def run_demo(*, seed: int = 42, scale: str = "small", echo: Echo = print) -> Dem
         summary.seconds[name] = round(time.perf_counter() - start, 1)
         return result
 
-    if settings.warehouse_kind is WarehouseKind.duckdb or settings.database_url is None:
-        step("reset the embedded databases", lambda: _reset_embedded_state(settings))
+    step("reset the embedded databases", lambda: _reset_embedded_state(settings))
     step("migrate the operational DB", migrate.upgrade)
     step(
         f"generate tenants, contacts, orders, campaigns and provider files (seed {seed}, scale {scale})",
