@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.auth import repository as auth_repo
@@ -22,6 +23,7 @@ from api.security import api_key_matches, read_access_token, split_api_key
 from beacon.schema.models import Role
 from beacon.settings import Settings
 from beacon.tenancy import OrgId
+from beacon.warehouse import warehouse_engine
 
 ROLE_RANK = {Role.viewer: 0, Role.marketer: 1, Role.manager: 2, Role.admin: 3}
 
@@ -44,6 +46,22 @@ def get_settings_dep(request: Request) -> Settings:
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_warehouse(settings: SettingsDep) -> Iterator[Engine]:
+    """The warehouse (marts) for read-only queries, opened per request and closed after.
+
+    Per request because an embedded DuckDB file admits one writing process: holding it open in
+    the API would lock the pipeline out. Queries must filter on the principal's organization.
+    """
+    engine = warehouse_engine(settings.warehouse)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+WarehouseDep = Annotated[Engine, Depends(get_warehouse)]
 
 
 @dataclass(frozen=True)
