@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, inspect, select, text
@@ -110,18 +111,19 @@ def load_recipients(conn: Connection, org: OrgId, contact_ids: list[int], channe
     """What the exclusion rules need, in chunks (no personalisation data: planning stays lean).
     Ids of other organizations are not found (scoped)."""
     for chunk in _chunks(contact_ids, ID_CHUNK):
-        rows = conn.execute(select(*_PLANNING_COLUMNS).where(Contact.organization_id == org, Contact.id.in_(chunk)))
-        for r in rows:
+        rows = conn.execute(select(*_PLANNING_COLUMNS).where(Contact.organization_id == org, Contact.id.in_(chunk))).tuples()
+        # positional unpacking: once per recipient, and cheaper than the Row's named attributes
+        for cid, email, phone, language, status, erased_at, c_email, c_sms, c_transactional, c_promotional, c_newsletter in rows:
             yield Recipient(
-                contact_id=r.id,
-                address=address_for(channel, r.email, r.phone),
-                status=str(r.status.value if hasattr(r.status, "value") else r.status),
-                language=r.language or "en",
+                contact_id=cid,
+                address=address_for(channel, email, phone),
+                status=status.value if isinstance(status, StrEnum) else str(status),
+                language=language or "en",
                 consents={
-                    "email": r.consent_email, "sms": r.consent_sms, "transactional": r.consent_transactional,
-                    "promotional": r.consent_promotional, "newsletter": r.consent_newsletter,
+                    "email": c_email, "sms": c_sms, "transactional": c_transactional,
+                    "promotional": c_promotional, "newsletter": c_newsletter,
                 },
-                erased=r.erased_at is not None,
+                erased=erased_at is not None,
                 fields={},
             )
 

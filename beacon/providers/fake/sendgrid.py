@@ -61,14 +61,24 @@ def _check_auth(request: Request) -> None:
         raise SendGridError("The provided authorization grant is invalid, expired, or revoked", status=401)
 
 
+# Plain ASCII addresses (nearly all of them) pass this pattern, a subset of what email-validator
+# accepts; anything else goes through email-validator. Measured: ~25 µs -> ~1 µs per address, which
+# at 1,000 recipients per request was the fake's largest cost.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+                            r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+
+
 def _check_email(value: Any, field: str) -> str:
     if not isinstance(value, dict) or not isinstance(value.get("email"), str):
         raise SendGridError("The email parameter is required in every email object.", field)
+    address = value["email"]
+    if len(address) <= 254 and len(address.partition("@")[0]) <= 64 and _PLAIN_ADDRESS.fullmatch(address):
+        return address
     try:
-        validate_email(value["email"], check_deliverability=False, test_environment=True)
+        validate_email(address, check_deliverability=False, test_environment=True)
     except EmailNotValidError:
         raise SendGridError("Does not contain a valid address.", field) from None
-    return value["email"]
+    return address
 
 
 def _check_headers(headers: Any, field: str) -> dict[str, str]:
@@ -172,21 +182,22 @@ def validate_mail(body: Any) -> list[dict[str, Any]]:
         if len(json.dumps(args).encode()) > MAX_CUSTOM_ARGS_BYTES:
             raise SendGridError(f"custom_args must be less than {MAX_CUSTOM_ARGS_BYTES} bytes.", f"{field}.custom_args")
         substitutions = p.get("substitutions") or {}
+        if not isinstance(substitutions, dict) or not all(isinstance(v, str) for v in substitutions.values()):
+            raise SendGridError("substitutions must be an object whose values are strings.", f"{field}.substitutions")
         for recipient in p["to"]:
             plans.append(
-                {
-                    "email": recipient["email"],
-                    "name": recipient.get("name"),
-                    "personalization": i,
-                    "subject": _substitute(subject, substitutions),
-                    "content": [
-                        {"type": b["type"], "value": _substitute(b["value"], substitutions)} for b in content or []
-                    ],
-                    "headers": headers,
-                    "custom_args": args,
-                    "template_id": template_id,
-                    "dynamic_template_data": p.get("dynamic_template_data"),
-                }
+                RecordedMail(
+                    {
+                        "email": recipient["email"],
+                        "name": recipient.get("name"),
+                        "personalization": i,
+                        "headers": headers,
+                        "custom_args": args,
+                        "template_id": template_id,
+                        "dynamic_template_data": p.get("dynamic_template_data"),
+                    },
+                    subject=subject, content=content or [], substitutions=substitutions,
+                )
             )
     if recipients > MAX_RECIPIENTS:
         raise SendGridError(
@@ -198,11 +209,49 @@ def validate_mail(body: Any) -> list[dict[str, Any]]:
 
 
 def _substitute(text: str | None, substitutions: dict[str, str]) -> str | None:
-    if text is None:
-        return None
-    for key, value in substitutions.items():
-        text = text.replace(key, str(value))
-    return text
+    if text is None or not substitutions:
+        return text
+    # one pass, longest key first, as SendGrid does: a value is never substituted again
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(substitutions, key=len, reverse=True)))
+    return pattern.sub(lambda m: substitutions[m.group(0)], text)
+
+
+LAZY_FIELDS = ("subject", "content", "links")
+
+
+class RecordedMail(dict):
+    """One recipient's accepted message. Its ``subject``, ``content`` (substitutions applied) and
+    ``links`` are worked out when first read, not when the request is accepted: a 1,000-recipient
+    request shares one body, and applying every substitution to every recipient's copy up front was
+    most of the fake's time while nothing had asked for the result yet."""
+
+    def __init__(self, fields: dict[str, Any], *, subject: str | None, content: list[dict[str, Any]],
+                 substitutions: dict[str, str]) -> None:
+        super().__init__(fields)
+        self._shared = (subject, content, substitutions)
+
+    def _fill(self) -> None:
+        if self._shared is None:
+            return
+        subject, content, substitutions = self._shared
+        self._shared = None
+        blocks = [{"type": b["type"], "value": _substitute(b["value"], substitutions)} for b in content]
+        html = next((b["value"] for b in blocks if b["type"] == "text/html"), "")
+        self.update(subject=_substitute(subject, substitutions), content=blocks, links=_HREF.findall(html))
+
+    def __missing__(self, key: str) -> Any:
+        if key in LAZY_FIELDS and self._shared is not None:
+            self._fill()
+            return self[key]
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self or (key in LAZY_FIELDS and self._shared is not None) else default
+
+    def resolved(self) -> dict[str, Any]:
+        """A plain dict with every field (for the inspection API)."""
+        self._fill()
+        return dict(self)
 
 
 @router.post("/v3/mail/send")
@@ -221,23 +270,20 @@ async def mail_send(request: Request) -> Response:
         return Response(status_code=200)  # SendGrid: validated, never delivered
     x_message_id = secrets.token_urlsafe(16)[:22]
     now = time.time()
+    categories = body.get("categories") or []
     with state.lock:
         state.sendgrid_requests += 1
         batch = state.sendgrid_requests
         for n, plan in enumerate(plans):
-            html = next((b["value"] for b in plan["content"] if b["type"] == "text/html"), "")
-            state.sendgrid_messages.append(
-                {
-                    **plan,
-                    "from": body["from"],
-                    "x_message_id": x_message_id,
-                    "sg_message_id": f"{x_message_id}.filterdrecv-{batch}-0-{n}",
-                    "accepted_at": now,
-                    "links": _HREF.findall(html),
-                    "categories": body.get("categories") or [],
-                    "emitted": False,
-                }
-            )
+            plan.update({
+                "from": body["from"],
+                "x_message_id": x_message_id,
+                "sg_message_id": f"{x_message_id}.filterdrecv-{batch}-0-{n}",
+                "accepted_at": now,
+                "categories": categories,
+                "emitted": False,
+            })
+            state.sendgrid_messages.append(plan)
     return Response(status_code=202, headers={"X-Message-Id": x_message_id})
 
 
