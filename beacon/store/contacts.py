@@ -137,6 +137,9 @@ def insert_contacts(
     return ids if return_ids else []
 
 
+_MEMOIZABLE = frozenset({type(None), bool, int, str, datetime})
+
+
 class BulkInsert:
     """One INSERT compiled by SQLAlchemy once, run with the driver's executemany on pre-processed rows.
 
@@ -166,8 +169,18 @@ class BulkInsert:
         if not rows:
             return
         for name, processor in self.processors.items():
+            # Values repeat down a column (one created_at per call, a few statuses, None): each
+            # distinct immutable value is processed once (SQLite's datetime processor is ~8 µs).
+            memo: dict[Any, Any] = {}
             for row in rows:
-                row[name] = processor(row[name])
+                value = row[name]
+                if type(value) in _MEMOIZABLE:
+                    key = (type(value), value)  # True and 1 are equal keys, not equal values
+                    if key not in memo:
+                        memo[key] = processor(value)
+                    row[name] = memo[key]
+                else:
+                    row[name] = processor(value)
         params = [tuple(row[k] for k in self.order) for row in rows] if self.order else rows
         self.conn.exec_driver_sql(self.sql, params)
 

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from beacon.schema.models import Organization
 from beacon.store.organizations import contact_type_ids
 from beacon.tenancy import OrgId
-from ingestion.contact_import.headers import recognise
+from ingestion.contact_import.headers import FIELDS, recognise
 from ingestion.contact_import.merge import ExternalIdConflict, InFileMerger, write
-from ingestion.contact_import.normalise import Context, RowProblem, normalise
+from ingestion.contact_import.normalise import Context, RowProblem, normalise_batch
 from ingestion.contact_import.rows import csv_rows, xlsx_rows
 from ingestion.files.readers import StringReader, locate_csv_records
 from ingestion.files.sniff import FileInfo, FileRejected, detect_delimiter, detect_encoding, detect_format, first_line
@@ -70,7 +70,7 @@ def import_contacts(
     report = ImportReport(file=filename)
     with tempfile.TemporaryDirectory(prefix="beacon-import-") as tmp:
         path = _as_file(data, filename, Path(tmp))
-        sha = _sha_stream(path)
+        sha = file_sha256(path)
         quarantined: list[QuarantinedRow] = []
         try:
             _run(path, report, organization, org, session, quarantined, on_progress)
@@ -104,19 +104,22 @@ def _run(path, report, organization, org, session, quarantined, on_progress) -> 
         batches = csv_rows(info, BATCH_ROWS, readers)
     else:
         batches = xlsx_rows(path, BATCH_ROWS)
-    for batch in batches:
-        for line, values, extras, raw, ordinal in batch:
-            report.read += 1
-            try:
-                merger.add(line, normalise(values, extras, ctx))
-                continue
-            except RowProblem as problem:
-                reason, message = problem.reason, problem.message
-            except ExternalIdConflict as conflict:
-                reason, message = conflict.reason, str(conflict)
-            if ordinal is not None:
-                ordinals[len(quarantined)] = ordinal
-            quarantined.append(QuarantinedRow(line, reason, message, raw))
+    for table, raws in batches:
+        lines = table["_line"].to_pylist()
+        row_ordinals = table["_row"].to_pylist() if "_row" in table.column_names else None
+        for i, values in enumerate(normalise_batch(table, FIELDS, ctx)):
+            if isinstance(values, RowProblem):
+                reason, message = values.reason, values.message
+            else:
+                try:
+                    merger.add(lines[i], values)
+                    continue
+                except ExternalIdConflict as conflict:
+                    reason, message = conflict.reason, str(conflict)
+            if row_ordinals is not None:
+                ordinals[len(quarantined)] = row_ordinals[i]
+            quarantined.append(QuarantinedRow(lines[i], reason, message, raws[i] if raws else None))
+        report.read += table.num_rows
         if on_progress:
             on_progress(report.read)
     if info is not None:
@@ -156,7 +159,7 @@ def _as_file(data, filename: str, tmp: Path) -> Path:
     return target
 
 
-def _sha_stream(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):

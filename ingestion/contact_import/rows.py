@@ -1,4 +1,7 @@
-"""Stream a contacts file (CSV or XLSX) as (line, mapped values, extra columns, original text)."""
+"""Stream a contacts file (CSV or XLSX) as Arrow batches of text: one column per Beacon field,
+``extra:<header>`` per other column, ``_line`` (CSV: physical line, XLSX: sheet row) and, for CSV,
+``_row`` (the record's ordinal, to find its original text later); XLSX batches also carry each
+row's original cells as JSON."""
 
 from __future__ import annotations
 
@@ -7,28 +10,24 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from ingestion.contact_import.headers import FIELDS, recognise
 from ingestion.files.readers import ColumnSpec, StringReader
 from ingestion.files.sniff import FileInfo, FileRejected
 
 SPEC = ColumnSpec(fields=FIELDS, required=(), recognise=recognise, keep_extras=True)
-# (line, Beacon fields, other columns, original text if known, CSV row ordinal)
-Row = tuple[int, dict[str, str | None], dict[str, str | None], str | None, int | None]
+# (table, original text of each row or None when it is found later from the file)
+RowBatch = tuple[pa.Table, list[str] | None]
 
 
-def csv_rows(info: FileInfo, batch_rows: int, reader_out: list[StringReader]) -> Iterator[list[Row]]:
+def csv_rows(info: FileInfo, batch_rows: int, reader_out: list[StringReader]) -> Iterator[RowBatch]:
     """Batches of rows; the reader (for its invalid records) is handed back through ``reader_out``."""
     reader = StringReader(info, SPEC, batch_rows=batch_rows)
     reader_out.append(reader)
     _check_header(info)
     for batch in reader.batches():
-        records = batch.table.to_pylist()
-        out = []
-        for rec in records:
-            line, ordinal = rec.pop("_line"), rec.pop("_row")
-            extras = {k[6:]: rec.pop(k) for k in [k for k in rec if k.startswith("extra:")]}
-            out.append((line, rec, extras, None, ordinal))
-        yield out
+        yield batch.table, None
 
 
 def _check_header(info: FileInfo) -> None:
@@ -55,7 +54,15 @@ def _cell_text(value: object) -> str | None:
     return str(value)
 
 
-def xlsx_rows(path: Path, batch_rows: int) -> Iterator[list[Row]]:
+def _xlsx_batch(rows: list[tuple[int, dict, dict, str]], extra_names: list[str]) -> RowBatch:
+    columns = {f: pa.array([r[1][f] for r in rows], pa.string()) for f in FIELDS}
+    for name in extra_names:
+        columns[f"extra:{name}"] = pa.array([r[2].get(name) for r in rows], pa.string())
+    columns["_line"] = pa.array([r[0] for r in rows], pa.int64())
+    return pa.table(columns), [r[3] for r in rows]
+
+
+def xlsx_rows(path: Path, batch_rows: int) -> Iterator[RowBatch]:
     """The first worksheet, streamed with openpyxl's read-only mode; ``line`` is the sheet row number."""
     from openpyxl import load_workbook
 
@@ -80,7 +87,8 @@ def xlsx_rows(path: Path, batch_rows: int) -> Iterator[list[Row]]:
             raise FileRejected(
                 "missing_column:email_or_external_id", f"{path.name}: no email or customer id column in the header {header!r}"
             )
-        batch: list[Row] = []
+        extra_names = list(dict.fromkeys(name for name, field in zip(header, mapped) if field is None and name))
+        batch: list[tuple[int, dict, dict, str]] = []
         for number, cells in enumerate(rows, start=header_line + 1):
             texts = [_cell_text(c) for c in cells]
             if not any(t and t.strip() for t in texts):
@@ -93,11 +101,11 @@ def xlsx_rows(path: Path, batch_rows: int) -> Iterator[list[Row]]:
                 elif name:
                     extras[name] = text
             raw = json.dumps(dict(zip(header, texts)), ensure_ascii=False)
-            batch.append((number, values, extras, raw, None))
+            batch.append((number, values, extras, raw))
             if len(batch) >= batch_rows:
-                yield batch
+                yield _xlsx_batch(batch, extra_names)
                 batch = []
         if batch:
-            yield batch
+            yield _xlsx_batch(batch, extra_names)
     finally:
         workbook.close()

@@ -57,6 +57,21 @@ class WarehouseWriter:
         """Append an Arrow table to ``raw.<table>`` (columns matched by name)."""
         raise NotImplementedError
 
+    def _start_transaction(self) -> None:
+        """Open the transaction now (PostgreSQL: the first statement does)."""
+
+    def execute_atomically(self, statements: list[tuple[str, tuple]]) -> None:
+        """Run ``(sql, params)`` statements in one transaction: all or nothing."""
+        self.begin()
+        self._start_transaction()
+        try:
+            for sql, params in statements:
+                self.execute(sql, params)
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
     def append_new(self, table: str, rows: pa.Table, conflict_columns: tuple[str, ...]) -> int:
         """Append rows whose key is not in the table yet; return how many were inserted."""
         raise NotImplementedError
@@ -85,6 +100,9 @@ class DuckDBWriter(WarehouseWriter):
     def begin(self) -> None:
         # The real BEGIN is deferred to the first write that must be atomic (see _transaction).
         self._in_transaction = False
+
+    def _start_transaction(self) -> None:
+        self._transaction()
 
     def _transaction(self) -> None:
         if not self._in_transaction:

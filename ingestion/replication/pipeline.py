@@ -13,6 +13,8 @@ text, JSON as JSON.
 
 from __future__ import annotations
 
+import copy
+
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -87,10 +89,12 @@ def _model_tables(names: Sequence[str], *, for_sqlite: bool) -> MetaData:
     metadata = MetaData()
     for name in names:
         table: Table = Base.metadata.tables[name].to_metadata(metadata)
-        if for_sqlite:
-            for column in table.columns:
-                if isinstance(column.type, DateTime):
-                    column.type = sqlite.DATETIME(timezone=True, storage_format=_SQLITE_SECONDS)
+        for column in table.columns:
+            # to_metadata shares the type objects; dlt's reflection flips Uuid.as_uuid on them,
+            # which would break the ORM models' UUID columns for the rest of the process.
+            column.type = copy.copy(column.type)
+            if for_sqlite and isinstance(column.type, DateTime):
+                column.type = sqlite.DATETIME(timezone=True, storage_format=_SQLITE_SECONDS)
     return metadata
 
 

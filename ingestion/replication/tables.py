@@ -41,6 +41,7 @@ REPLICATED_TABLES: tuple[ReplicatedTable, ...] = (
     ReplicatedTable("suppressions", "merge", "id", "Addresses that must not be messaged."),
     ReplicatedTable("plans", "replace", None, "Billing plans (no change column: copied in full)."),
     ReplicatedTable("subscriptions", "merge", "updated_at", "Each tenant's plan subscriptions."),
+    ReplicatedTable("subscription_changes", "merge", "id", "Plan and billing-cycle changes (insert-only rows)."),
 )
 
 TABLES_BY_NAME = {table.name: table for table in REPLICATED_TABLES}

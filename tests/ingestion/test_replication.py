@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import Uuid, text, update
 
 from beacon.schema import migrate
 from beacon.schema.db import make_engine, session_scope
-from beacon.schema.models import Contact, Event, EventType
+from beacon.schema.models import Base, Contact, Event, EventType
 from beacon.settings import get_settings
 from beacon.store.organizations import contact_type_ids, create_organization
 from beacon.warehouse import warehouse_engine
@@ -114,6 +114,10 @@ def test_first_run_copies_every_table_and_second_run_loads_nothing(any_pair_op_e
     # Every raw table exists from the first run, even those with no rows yet (dbt sources need them).
     assert snapshot["sends"] == [] and snapshot["campaigns"] == []
     assert len(snapshot["contacts"]) == 3
+
+    # dlt's reflection must not touch the ORM models' types: a Send written after a replication
+    # in the same process still takes a uuid.UUID (regression: Uuid.as_uuid was flipped to False).
+    assert all(c.type.as_uuid for t in Base.metadata.tables.values() for c in t.columns if isinstance(c.type, Uuid))
 
     second = replicate()
     assert {name: second.rows_loaded[name] for name in INCREMENTAL} == {name: 0 for name in INCREMENTAL}
