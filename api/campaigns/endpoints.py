@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 
 from api.campaigns import service
-from api.campaigns.schemas import CampaignCreate, CampaignDetail, CampaignOut, CampaignUpdate, RecipientOutcome, ScheduleRequest
-from api.deps import Manager, Marketer, SessionDep, Viewer
+from api.campaigns.schemas import CampaignAnalytics, CampaignCreate, CampaignDetail, CampaignOut, CampaignUpdate, RecipientOutcome, ScheduleRequest
+from api.deps import Manager, Marketer, SessionDep, Viewer, WarehouseDep
 from api.errors import ERROR_RESPONSES
 from api.pagination import Page, PageParams, page_params, uuid_page_params
 from beacon.schema.models import CampaignStatus, Channel, SendStatus
@@ -62,3 +62,9 @@ def cancel_campaign(campaign_id: int, principal: Manager, session: SessionDep) -
 def campaign_recipients(campaign_id: int, principal: Viewer, session: SessionDep, page: UuidPageDep,
                         status: SendStatus | None = None):
     return service.recipients(session, principal.org, campaign_id, page, status.value if status else None)
+
+
+@router.get("/{campaign_id}/analytics", response_model=CampaignAnalytics,
+            summary="Per-variant performance, daily series and holdout lift (from the warehouse marts)")
+def campaign_analytics(campaign_id: int, principal: Viewer, session: SessionDep, warehouse: WarehouseDep) -> CampaignAnalytics:
+    return service.analytics(session, warehouse, principal.org, campaign_id)

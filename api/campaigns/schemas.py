@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -69,3 +70,69 @@ class RecipientOutcome(BaseModel):
     sent_at: UtcDateTime | None
     outcome: str = Field(description="The furthest event reached: e.g. clicked > opened > delivered > sent.")
     events: list[dict]
+
+
+class CampaignCounts(BaseModel):
+    """Distinct sends per outcome (docs/campaign-analytics.md has every rule)."""
+
+    targeted: int
+    suppressed: int
+    held_out: int
+    sent: int
+    delivered: int
+    bounced_hard: int
+    bounced_soft: int
+    opened_unique: int = Field(description="Human opens; machine opens excluded; a click without an open counts.")
+    machine_opened: int
+    clicked_unique: int = Field(description="Human clicks; bot / link-scanner clicks excluded.")
+    bot_clicked: int
+    unsubscribed: int
+    complained: int
+    failed: int
+
+
+class VariantPerformance(CampaignCounts):
+    variant_name: str = Field(description="`default` when the campaign has no A/B variants.")
+    delivery_rate: float | None = Field(description="delivered / sent")
+    bounce_rate: float | None = Field(description="bounced / sent")
+    open_rate: float | None = Field(description="opened_unique / delivered")
+    click_rate: float | None = Field(description="clicked_unique / delivered")
+    click_to_open_rate: float | None
+    unsubscribe_rate: float | None
+    complaint_rate: float | None
+    conversions: int = Field(description="Purchases credited by last touch.")
+    attributed_revenue: Decimal = Field(description="Net of refunds, tenant currency.")
+    revenue_per_recipient: Decimal | None = Field(description="attributed_revenue / sent")
+
+
+class CampaignDay(CampaignCounts):
+    variant_name: str
+    activity_date: date = Field(description="UTC day; each send counts on the day the outcome first happened.")
+    open_rate_to_date: float | None
+    click_rate_to_date: float | None
+
+
+class HoldoutLift(BaseModel):
+    campaign_sent_at: UtcDateTime
+    conversion_window_days: int
+    treated_recipients: int
+    holdout_recipients: int
+    treated_conversions: int
+    holdout_conversions: int
+    treated_conversion_rate: float | None
+    holdout_conversion_rate: float | None
+    conversion_rate_lift: float | None
+    conversion_rate_lift_ci_lower: float | None = Field(description="95% interval, normal approximation")
+    conversion_rate_lift_ci_upper: float | None
+    treated_revenue_per_recipient: float | None
+    holdout_revenue_per_recipient: float | None
+    revenue_per_recipient_lift: float | None
+    revenue_per_recipient_lift_ci_lower: float | None = Field(description="95% interval, Welch's standard error")
+    revenue_per_recipient_lift_ci_upper: float | None
+
+
+class CampaignAnalytics(BaseModel):
+    campaign_id: int
+    variants: list[VariantPerformance]
+    daily: list[CampaignDay]
+    holdout_lift: HoldoutLift | None = Field(description="Null when the campaign held nobody out.")

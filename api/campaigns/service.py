@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from api.campaigns import repository
-from api.campaigns.schemas import CampaignCreate, CampaignDetail, CampaignOut, CampaignUpdate, RecipientOutcome, ScheduleRequest
-from api.errors import Conflict, NotFound, Unprocessable
+from api.campaigns import repository, warehouse
+from api.campaigns.schemas import CampaignAnalytics, CampaignCreate, CampaignDetail, CampaignOut, CampaignUpdate, RecipientOutcome, ScheduleRequest
+from api.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from api.pagination import PageParams, make_page
 from api.templates.service import template_exists
 from beacon.schema.models import Campaign, CampaignStatus, Channel
@@ -125,3 +126,13 @@ def recipients(session: Session, org: OrgId, campaign_id: int, page: PageParams,
                                 events=[{"type": e.event_type.value, "occurred_at": e.occurred_at} for e in seen])
 
     return make_page(rows, page.limit, outcome, key=lambda r: str(r.send_id))
+
+
+def analytics(session: Session, engine: Engine, org: OrgId, campaign_id: int) -> CampaignAnalytics:
+    """The campaign's marts: 404 unless the campaign is the caller's (checked in the operational DB)."""
+    _get(session, org, campaign_id)
+    try:
+        variants, daily, lift = warehouse.campaign_analytics(engine, org, campaign_id)
+    except warehouse.MartsMissing as exc:
+        raise ServiceUnavailable(str(exc)) from None
+    return CampaignAnalytics(campaign_id=campaign_id, variants=variants, daily=daily, holdout_lift=lift)

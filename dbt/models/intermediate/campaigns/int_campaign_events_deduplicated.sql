@@ -1,0 +1,147 @@
+-- A table, not a view: three marts read it, and as a view each rebuilt the dedupe and
+-- classification (bench/bench_campaign_analytics.py: ~3x the model time).
+{{ config(materialized='table') }}
+
+-- One row per distinct event about a campaign's send, from both places events arrive: the
+-- operational DB (webhooks, Beacon's own tracking) and provider export files. A provider may
+-- deliver an event twice (retries, or a webhook later restated in an export): the same
+-- (provider, provider event id), or the same send + event type + timestamp, is one event.
+-- Each open/click is classified so the marts can leave machines out:
+--   machine open: the provider's flag (SendGrid sg_machine_open, Beacon's tracker machine_open),
+--     a prefetcher's user agent (Apple MPP sends a bare "Mozilla/5.0"), or an open within
+--     campaign_machine_open_max_seconds of delivery (no person opens that fast);
+--   bot click: Beacon's tracker bot flag, a link scanner's user agent, or a click within
+--     campaign_bot_click_max_seconds of delivery.
+{%- set kinds = "('sent', 'delivered', 'bounced', 'opened', 'clicked', 'unsubscribed', 'complained', 'failed')" %}
+{%- set machine_agents = var('campaign_machine_open_user_agents', ['Mozilla/5.0']) %}
+{%- set bot_patterns = var('campaign_bot_user_agent_patterns', ['barracuda', 'mimecast', 'proofpoint', 'bot', 'scanner']) %}
+
+with operational_events as (
+    select
+        0 as source_rank,  -- the webhook copy wins over the same event restated in a file
+        provider,
+        provider_event_id,
+        organization_id,
+        send_id,
+        event_type,
+        occurred_at,
+        cast(coalesce(payload ->> 'useragent', payload ->> 'user_agent') as varchar) as user_agent,
+        coalesce(payload ->> 'sg_machine_open', payload ->> 'machine_open', 'false') in ('true', '1')
+            as is_flagged_machine_open,
+        coalesce(payload ->> 'bot', 'false') in ('true', '1') as is_flagged_bot,
+        case
+            when event_type = 'bounced' and payload ->> 'type' = 'blocked' then 'soft'
+            when event_type = 'bounced' then 'hard'
+        end as bounce_type
+    from {{ ref('stg_beacon__events') }}
+    where send_id is not null
+        and event_type in {{ kinds }}
+),
+
+file_events as (
+    select
+        1 as source_rank,
+        provider,
+        provider_event_id,
+        organization_id,
+        send_id,
+        event_type,
+        occurred_at,
+        cast(user_agent as varchar) as user_agent,
+        is_machine_open as is_flagged_machine_open,
+        false as is_flagged_bot,
+        case when event_type = 'bounced' then coalesce(bounce_type, 'hard') end as bounce_type
+    from {{ ref('stg_files__provider_events') }}
+    where send_id is not null
+        and event_type in {{ kinds }}
+),
+
+all_events as (
+    select * from operational_events
+    union all
+    select * from file_events
+),
+
+by_provider_id as (
+    select
+        *,
+        row_number() over (
+            partition by organization_id, provider, provider_event_id order by source_rank
+        ) as provider_copy
+    from all_events
+),
+
+by_content as (
+    select
+        *,
+        row_number() over (
+            partition by organization_id, send_id, event_type, occurred_at
+            order by source_rank, provider, provider_event_id
+        ) as content_copy
+    from by_provider_id
+    where provider_copy = 1
+),
+
+sends as (
+    select * from {{ ref('stg_beacon__sends') }}
+    where campaign_id is not null
+),
+
+events_on_sends as (
+    select
+        by_content.provider,
+        by_content.provider_event_id,
+        by_content.organization_id,
+        by_content.send_id,
+        sends.campaign_id,
+        coalesce(sends.variant, 'default') as variant_name,
+        sends.contact_id,
+        sends.channel,
+        by_content.event_type,
+        by_content.occurred_at,
+        by_content.user_agent,
+        by_content.is_flagged_machine_open,
+        by_content.is_flagged_bot,
+        by_content.bounce_type,
+        min(case when by_content.event_type = 'delivered' then by_content.occurred_at end)
+            over (partition by by_content.organization_id, by_content.send_id) as delivered_at
+    from by_content
+    inner join sends
+        on by_content.organization_id = sends.organization_id
+        and by_content.send_id = sends.send_id
+    where by_content.content_copy = 1
+)
+
+select
+    -- provider_event_id is only unique per provider (and tenant): the key carries both.
+    cast(organization_id as varchar) || ':' || provider || ':' || provider_event_id as campaign_event_id,
+    organization_id,
+    send_id,
+    campaign_id,
+    variant_name,
+    contact_id,
+    channel,
+    provider,
+    provider_event_id,
+    event_type,
+    occurred_at,
+    delivered_at,
+    user_agent,
+    bounce_type,
+    event_type = 'opened' and (
+        is_flagged_machine_open
+        or coalesce(trim(user_agent), '') in (
+            {%- for agent in machine_agents %}'{{ agent }}'{{ ', ' if not loop.last }}{% endfor -%}
+        )
+        or (delivered_at is not null
+            and occurred_at <= {{ dbt.dateadd('second', var('campaign_machine_open_max_seconds', 2), 'delivered_at') }})
+    ) as is_machine_open,
+    event_type = 'clicked' and (
+        is_flagged_bot
+        {%- for pattern in bot_patterns %}
+        or lower(coalesce(user_agent, '')) like '%{{ pattern | lower }}%'
+        {%- endfor %}
+        or (delivered_at is not null
+            and occurred_at <= {{ dbt.dateadd('second', var('campaign_bot_click_max_seconds', 2), 'delivered_at') }})
+    ) as is_bot_click
+from events_on_sends
