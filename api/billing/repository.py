@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from beacon.schema.models import Organization, Plan, Subscription
+from beacon.schema.models import Organization, Plan, Subscription, SubscriptionChange
 from beacon.tenancy import OrgId
 
 
@@ -46,6 +46,12 @@ def add_subscription(session: Session, org: OrgId, **values) -> Subscription:
     session.add(row)
     session.flush()
     return row
+
+
+def add_subscription_change(session: Session, org: OrgId, row: Subscription, **values) -> SubscriptionChange:
+    change = SubscriptionChange(organization_id=org, subscription_id=row.id, **values)
+    session.add(change)
+    return change
 
 
 def org_for_stripe_customer(session: Session, customer_id: str) -> OrgId | None:

@@ -53,10 +53,21 @@ def change_plan(session: Session, org: OrgId, body: SubscriptionChange) -> Subsc
                                           billing_cycle=body.billing_cycle, current_period_start=now,
                                           current_period_end=now + length)
     else:
-        row.plan_id, row.billing_cycle = plan.id, body.billing_cycle
+        _switch_plan(session, org, row, plan.id, body.billing_cycle, effective_at=datetime.now(UTC), source="api")
     session.flush()
     session.refresh(row)
     return _out(row)
+
+
+def _switch_plan(session: Session, org: OrgId, row: Subscription, plan_id: int, cycle: BillingCycle, *,
+                 effective_at: datetime, source: str) -> None:
+    """Move a subscription to another plan or cycle, recording the change: billing prorates by this history."""
+    if (row.plan_id, row.billing_cycle) == (plan_id, cycle):
+        return
+    repository.add_subscription_change(session, org, row, from_plan_id=row.plan_id, to_plan_id=plan_id,
+                                       from_billing_cycle=row.billing_cycle, to_billing_cycle=cycle,
+                                       effective_at=effective_at, source=source)
+    row.plan_id, row.billing_cycle = plan_id, cycle
 
 
 # ----------------------------------------------------------------------------- Stripe events
@@ -113,9 +124,9 @@ def apply_subscription_event(session: Session, event_type: str, obj: dict, *, ev
     else:
         row.last_stripe_event_at = event_created or row.last_stripe_event_at
         row.status, row.current_period_start, row.current_period_end = status, start, end
-        row.cancel_at, row.billing_cycle = _ts(obj.get("cancel_at")), cycle
-        if plan is not None:
-            row.plan_id = plan.id
+        row.cancel_at = _ts(obj.get("cancel_at"))
+        _switch_plan(session, org, row, plan.id if plan is not None else row.plan_id, cycle,
+                     effective_at=event_created or datetime.now(UTC), source="stripe")
     session.flush()
     return True
 
