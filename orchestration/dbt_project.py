@@ -39,6 +39,11 @@ def dbt_environment(settings: Settings | None = None) -> Iterator[str]:
     # Each adapter keeps its own target folder; dagster-dbt seeds every run's folder from its
     # partial_parse.msgpack, so runs skip a full parse.
     env = {**target.env, "DBT_TARGET_PATH": str(Path("target") / target.name)}
+    # A Python asset between dbt models (orchestration/clv.py) splits a run's dbt build in two.
+    # dbt's default "eager" indirect selection would run a relationships test in the first part
+    # as soon as one parent is built (dim_contacts -> stg_beacon__organizations) before its model
+    # exists; "buildable" runs a test once its model and the model's ancestors are selected.
+    env["DBT_INDIRECT_SELECTION"] = os.environ.get("DBT_INDIRECT_SELECTION") or "buildable"
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:

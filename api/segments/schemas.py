@@ -37,3 +37,31 @@ class SegmentOut(BaseModel):
     criteria: dict[str, Any]
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+class SegmentPreviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    criteria: dict[str, Any] = Field(description="Segment criteria to try before saving (see docs/segments.md).",
+                                     examples=[CRITERIA_EXAMPLE])
+
+
+class PreviewContact(BaseModel):
+    contact_id: int
+    email: str | None
+    first_name: str | None
+    last_name: str | None
+    lifecycle_stage: str | None
+    country_code: str | None
+
+
+class SegmentPreviewOut(BaseModel):
+    count: int = Field(description="Contacts matching now.")
+    sample: list[PreviewContact] = Field(description="The first contacts by id (at most `sample_size`).")
+    as_of: UtcDateTime = Field(description="The moment 'within N days' criteria were measured from.")
+
+
+class SegmentSizeOut(BaseModel):
+    as_of: UtcDateTime
+    members: int
+    entered: int
+    exited: int

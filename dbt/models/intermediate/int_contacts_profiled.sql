@@ -1,9 +1,9 @@
 -- Everything marts.dim_contacts needs for the segment compiler (beacon/segments/compiler.py),
 -- one row per contact, under the compiler's column names. Predictions come from
--- predictions.customer_predictions (written by the CLV asset) when that table exists and
--- var('clv_predictions_enabled') is true; otherwise the prediction columns are null.
-{%- set predictions = adapter.get_relation(database=target.database, schema='predictions', identifier='customer_predictions') if execute else none %}
-{%- set use_predictions = var('clv_predictions_enabled', true) and predictions is not none %}
+-- stg_predictions__customer_predictions (the CLV asset, orchestration/clv.py, writes them between
+-- the summary and this model); before its first run, or with var('clv_predictions_enabled') false,
+-- the prediction columns are null.
+{%- set use_predictions = var('clv_predictions_enabled', true) %}
 
 with contacts as (
     select * from {{ ref('stg_beacon__contacts') }}
@@ -18,8 +18,7 @@ staged as (
 ){% if use_predictions %},
 
 predictions as (
-    select organization_id, customer_id, predicted_clv_12m, probability_alive, expected_purchases_365d
-    from {{ predictions }}
+    select * from {{ ref('stg_predictions__customer_predictions') }}
 ){% endif %}
 
 select
@@ -61,5 +60,5 @@ left join contact_types
 {%- if use_predictions %}
 left join predictions
     on contacts.organization_id = predictions.organization_id
-    and contacts.contact_id = predictions.customer_id
+    and contacts.contact_id = predictions.contact_id
 {%- endif %}
