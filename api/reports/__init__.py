@@ -1,0 +1,1 @@
+"""Finance reports: the usage report of a billing period (JSON or CSV), read from the billing marts."""
