@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -78,7 +78,8 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "n
 # Documented on every route, so the OpenAPI shows the one error shape.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
-    for code, text in {401: "Not authenticated", 403: "Role too low", 404: "Not found (or another tenant's)",
+    for code, text in {400: "Malformed request (e.g. a body that is not JSON)", 401: "Not authenticated",
+                       403: "Role too low", 404: "Not found (or another tenant's)", 409: "Conflict (duplicate, or a state change not allowed)",
                        422: "Invalid input", 429: "Rate limited (see Retry-After)"}.items()
 }
 
@@ -116,6 +117,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         # Same shape for the unforeseen; the details stay in the server log, not in the response.
         return error_response(500, "internal_error", "internal error")
+
+    @app.exception_handler(OverflowError)  # SQLite: an integer beyond 64 bits (e.g. /v1/contacts/9223372036854775808)
+    @app.exception_handler(DataError)  # PostgreSQL: the same, or a value too long for its column
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # Found by schemathesis: these were 500s. The input is at fault, so say so.
+        return error_response(422, "validation_error", "a value is out of range for its field (an id beyond 64 bits, "
+                              "or text longer than the field allows)")
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

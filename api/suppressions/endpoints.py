@@ -22,7 +22,8 @@ def list_suppressions(principal: Viewer, session: SessionDep, page: PageDep, cha
 
 
 @router.post("", response_model=SuppressionOut, status_code=status.HTTP_201_CREATED,
-             summary="Suppress an address (200 if it already was)")
+             summary="Suppress an address (200 if it already was)",
+             responses={200: {"model": SuppressionOut, "description": "Already suppressed: the existing row"}})
 def add_suppression(body: SuppressionCreate, principal: Marketer, session: SessionDep, response: Response) -> SuppressionOut:
     out, created = service.add(session, principal.org, body)
     if not created:

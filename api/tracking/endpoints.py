@@ -2,7 +2,7 @@
 
 No authentication: the signed token is the credential. A forged or altered token is a 404 with no
 redirect. Every 2xx/302 is sent after the event row is committed (the session dependency commits
-before the response goes out).
+before the response goes out; the open pixel and click redirect commit their own unit of work).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import SessionDep, SettingsDep
@@ -18,7 +19,10 @@ from api.errors import ErrorResponse, NotFound
 from api.tracking import pages, service
 from beacon.tokens import TokenKind, UnsafeDestination, check_destination
 
-router = APIRouter(tags=["tracking"], responses={404: {"model": ErrorResponse, "description": "Unknown or forged link"}})
+# Spelled out as JSON: with ``model`` FastAPI would file the error under the HTML pages' text/html.
+NOT_FOUND = {"description": "Unknown or forged link",
+             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+router = APIRouter(tags=["tracking"], responses={404: NOT_FOUND})
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_CACHE = {"Cache-Control": "no-store, no-cache, must-revalidate, private, max-age=0", "Pragma": "no-cache", "Expires": "0"}
@@ -28,22 +32,35 @@ def _client(request: Request) -> tuple[str, str | None]:
     return request.headers.get("user-agent", ""), request.client.host if request.client else None
 
 
+def _commit_hit(session_factory, record, *args) -> None:
+    """One unit of work for a hit: record, commit, close; the response waits for the commit."""
+    with session_factory() as session:
+        record(session, *args)
+        session.commit()
+
+
+# The two hot paths (every open and click of every message) skip the dependency-injected session:
+# each sync dependency is a thread-pool hop, and measured (bench/bench_tracking.py) the hops and a
+# per-hit compiled statement cost more than the database work. Here: token checked on the event loop,
+# then one hop that inserts and commits before the response is sent, as everywhere else.
 @router.get("/t/o/{token}.gif", response_class=Response, summary="Open pixel (1x1 GIF)",
             responses={200: {"content": {"image/gif": {}}}})
-def open_pixel(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    _, delivery = service.read_token(session, token, TokenKind.open, settings.signing_keys)
-    service.record_open(session, delivery, *_client(request))
+async def open_pixel(token: str, request: Request) -> Response:
+    claims = service.verify_link(token, TokenKind.open, request.app.state.settings.signing_keys)
+    await run_in_threadpool(_commit_hit, request.app.state.session_factory, service.record_open, claims.send_id,
+                            *_client(request))
     return Response(PIXEL, media_type="image/gif", headers=NO_CACHE)
 
 
 @router.get("/t/c/{token}", response_class=RedirectResponse, status_code=302, summary="Click redirect")
-def click(token: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    claims, delivery = service.read_token(session, token, TokenKind.click, settings.signing_keys)
+async def click(token: str, request: Request) -> Response:
+    claims = service.verify_link(token, TokenKind.click, request.app.state.settings.signing_keys)
     try:
         url = check_destination(claims.url or "")  # checked at signing too; never trust one check
     except UnsafeDestination:
         raise NotFound("link not found") from None
-    service.record_click(session, delivery, url, *_client(request))
+    await run_in_threadpool(_commit_hit, request.app.state.session_factory, service.record_click, claims.send_id, url,
+                            *_client(request))
     return RedirectResponse(url, status_code=302, headers=NO_CACHE)
 
 

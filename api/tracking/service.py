@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from api.delivery import repository
 from api.delivery.service import Delivery, locate, opt_out
 from api.errors import NotFound
+from api.tracking import repository as tracking_repo
 from beacon.schema.models import Channel, EventType, SuppressionReason
 from beacon.tokens import InvalidToken, TokenClaims, TokenKind, verify
 
@@ -24,32 +25,33 @@ BOT_UA = re.compile(r"bot\b|crawler|spider|slurp|preview|scanner|headless|python
 
 def read_token(session: Session, token: str, kind: TokenKind, keys: list[SecretStr]) -> tuple[TokenClaims, Delivery]:
     """The token's claims and its message; a forged, altered or unknown token is simply not found."""
-    try:
-        claims = verify(token, keys, kind=kind)
-    except InvalidToken:
-        raise NotFound("link not found") from None
+    claims = verify_link(token, kind, keys)
     delivery = locate(session, claims.send_id)
     if delivery is None:
         raise NotFound("link not found")
     return claims, delivery
 
 
-def record_open(session: Session, delivery: Delivery, user_agent: str, ip: str | None) -> None:
-    repository.insert_event(
-        session, delivery.org, event_type=EventType.opened, occurred_at=datetime.now(UTC), provider="beacon",
-        provider_event_id=f"open:{uuid.uuid4()}", send_id=delivery.send_id, contact_id=delivery.contact_id,
-        channel=delivery.channel,
-        payload={"user_agent": user_agent, "ip": ip, "machine_open": bool(MACHINE_OPEN_UA.search(user_agent))},
-    )
+def verify_link(token: str, kind: TokenKind, keys: list[SecretStr]) -> TokenClaims:
+    """The claims of a genuine link of ``kind``; a forged or altered token is simply not found."""
+    try:
+        return verify(token, keys, kind=kind)
+    except InvalidToken:
+        raise NotFound("link not found") from None
 
 
-def record_click(session: Session, delivery: Delivery, url: str, user_agent: str, ip: str | None) -> None:
-    repository.insert_event(
-        session, delivery.org, event_type=EventType.clicked, occurred_at=datetime.now(UTC), provider="beacon",
-        provider_event_id=f"click:{uuid.uuid4()}", send_id=delivery.send_id, contact_id=delivery.contact_id,
-        channel=delivery.channel,
-        payload={"url": url, "user_agent": user_agent, "ip": ip, "bot": bool(BOT_UA.search(user_agent))},
-    )
+def record_open(session: Session, send_id: uuid.UUID, user_agent: str, ip: str | None) -> None:
+    """One ``opened`` event per pixel fetch; an unknown ``send_id`` is not found."""
+    payload = {"user_agent": user_agent, "ip": ip, "machine_open": bool(MACHINE_OPEN_UA.search(user_agent))}
+    if not tracking_repo.record_hit(session, send_id, EventType.opened, datetime.now(UTC), f"open:{uuid.uuid4()}", payload):
+        raise NotFound("link not found")
+
+
+def record_click(session: Session, send_id: uuid.UUID, url: str, user_agent: str, ip: str | None) -> None:
+    """One ``clicked`` event per redirect; an unknown ``send_id`` is not found."""
+    payload = {"url": url, "user_agent": user_agent, "ip": ip, "bot": bool(BOT_UA.search(user_agent))}
+    if not tracking_repo.record_hit(session, send_id, EventType.clicked, datetime.now(UTC), f"click:{uuid.uuid4()}", payload):
+        raise NotFound("link not found")
 
 
 def unsubscribe(session: Session, delivery: Delivery, method: str) -> None:
