@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.lists.endpoints import router as lists_router
 from api.organizations.endpoints import router as organizations_router
 from api.ratelimit import TokenBucketLimiter
+from api.reports.endpoints import router as reports_router
 from api.segments.endpoints import router as segments_router
 from api.suppressions.endpoints import router as suppressions_router
 from api.templates.endpoints import router as templates_router
@@ -24,7 +25,8 @@ from beacon.settings import Settings, get_settings
 
 # Authenticated resources, under /v1; public links and webhooks keep short, stable root paths.
 RESOURCE_ROUTERS = [auth_router, organizations_router, users_router, api_keys_router, contacts_router, lists_router,
-                    segments_router, templates_router, campaigns_router, suppressions_router, billing_router]
+                    segments_router, templates_router, campaigns_router, suppressions_router, billing_router,
+                    reports_router]
 PUBLIC_ROUTERS = [tracking_router, webhooks_router]
 API_PREFIX = "/v1"
 

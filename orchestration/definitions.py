@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from orchestration import files, jobs, quality, replication, warehouse
+from orchestration import activation, clv, contacts_inbox, files, finance, jobs, quality, replication, schedules, segments, warehouse
+from orchestration.policies import apply_global_policy
 
-DOMAINS = (replication, files, quality, warehouse, jobs)
+DOMAINS = (replication, files, contacts_inbox, quality, warehouse, clv, segments, jobs, schedules, activation, finance)
 
 
 def build_definitions() -> Definitions:
-    return Definitions.merge(*(domain.build_defs() for domain in DOMAINS))
+    # Global policy (freshness of the marts) applies to every domain's assets alike.
+    return apply_global_policy(Definitions.merge(*(domain.build_defs() for domain in DOMAINS)))
 
 
 defs = build_definitions()

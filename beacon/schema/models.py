@@ -256,6 +256,7 @@ class Contact(Timestamped, Base):
         UniqueConstraint("organization_id", "external_id"),
         Index("ix_contacts_org_updated", "organization_id", "updated_at"),
         Index("ix_contacts_org_phone", "organization_id", "phone"),
+        Index("ix_contacts_org_id", "organization_id", "id"),  # keyset pages of the contact list
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -483,6 +484,27 @@ class Subscription(Timestamped, Base):
     plan: Mapped[Plan] = relationship()
 
 
+class SubscriptionChange(Base):
+    """One plan or billing-cycle change of a subscription: the history the billing marts prorate by.
+
+    ``subscriptions`` holds only the current plan; without this row a mid-period change would
+    bill the whole period at the new plan.
+    """
+
+    __tablename__ = "subscription_changes"
+    __table_args__ = (Index("ix_subscription_changes_subscription", "subscription_id", "effective_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    from_plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    to_plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    from_billing_cycle: Mapped[BillingCycle] = mapped_column(_enum(BillingCycle))
+    to_billing_cycle: Mapped[BillingCycle] = mapped_column(_enum(BillingCycle))
+    effective_at: Mapped[datetime] = mapped_column(doc="When the new plan took effect (UTC).")
+    source: Mapped[str] = mapped_column(String(20), doc="api or stripe: who made the change.")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class WebhookReceipt(Base):
     """Every verified billing webhook, stored before it is acted on and deduplicated by event id.
 
@@ -502,3 +524,34 @@ class WebhookReceipt(Base):
     received_at: Mapped[datetime] = mapped_column(server_default=func.now())
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class UsagePush(Base):
+    """One usage record or invoice object Beacon pushed to Stripe, written before the call.
+
+    ``idempotency_id`` is deterministic (``'<org>-<period>-<metric>-<chunk>'`` for meter events) and
+    is sent to Stripe as the meter event ``identifier`` / ``Idempotency-Key``: a re-run retries a
+    ``pending`` row with the same id and value, so Stripe counts it once. The finance
+    reconciliation compares these rows with the send ledger and the invoice lines.
+    """
+
+    __tablename__ = "usage_pushes"
+    __table_args__ = (
+        UniqueConstraint("idempotency_id"),
+        Index("ix_usage_pushes_org_period", "organization_id", "period_label"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    period_label: Mapped[str] = mapped_column(String(7), doc="Local month 'YYYY-MM' of the billing period.")
+    period_start: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20), doc="meter_event, invoice, invoice_item.")
+    metric: Mapped[str] = mapped_column(String(40), doc="email/sms/whatsapp (meter events), line type (items).")
+    chunk: Mapped[int] = mapped_column(Integer, default=0)
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[Decimal | None] = mapped_column(Money, doc="Invoice items and invoices: exact amount.")
+    currency: Mapped[str | None] = mapped_column(String(3))
+    idempotency_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(20), default="pending", doc="pending until Stripe answered, then pushed.")
+    stripe_object_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    pushed_at: Mapped[datetime | None]

@@ -25,6 +25,8 @@ MATRIX: dict[tuple[str, str], Role] = {
     ("DELETE", "/v1/lists/{list_id}/members/{contact_id}"): MK,
     ("GET", "/v1/segments"): V, ("POST", "/v1/segments"): MK, ("GET", "/v1/segments/{segment_id}"): V,
     ("PATCH", "/v1/segments/{segment_id}"): MK, ("DELETE", "/v1/segments/{segment_id}"): MK,
+    ("POST", "/v1/segments/preview"): V, ("GET", "/v1/segments/{segment_id}/preview"): V,
+    ("GET", "/v1/segments/{segment_id}/sizes"): V,
     ("GET", "/v1/templates"): V, ("POST", "/v1/templates"): MK, ("GET", "/v1/templates/{template_id}"): V,
     ("PATCH", "/v1/templates/{template_id}"): MK, ("DELETE", "/v1/templates/{template_id}"): MK,
     ("POST", "/v1/templates/{template_id}/preview"): V,
@@ -32,8 +34,10 @@ MATRIX: dict[tuple[str, str], Role] = {
     ("PATCH", "/v1/campaigns/{campaign_id}"): MK, ("DELETE", "/v1/campaigns/{campaign_id}"): MK,
     ("POST", "/v1/campaigns/{campaign_id}/schedule"): MG, ("POST", "/v1/campaigns/{campaign_id}/send"): MG,
     ("POST", "/v1/campaigns/{campaign_id}/cancel"): MG, ("GET", "/v1/campaigns/{campaign_id}/recipients"): V,
+    ("GET", "/v1/campaigns/{campaign_id}/analytics"): V,
     ("GET", "/v1/suppressions"): V, ("POST", "/v1/suppressions"): MK, ("DELETE", "/v1/suppressions/{suppression_id}"): MK,
     ("GET", "/v1/plans"): V, ("GET", "/v1/subscription"): V, ("PUT", "/v1/subscription"): AD,
+    ("GET", "/v1/reports/usage"): MG,
 }
 PUBLIC = {("POST", "/v1/auth/login")}
 
