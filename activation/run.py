@@ -250,6 +250,7 @@ def build_context(conn: Connection, org: OrgId, campaign: Campaign, organization
         )
     org_settings = organization.settings or {}
     static = {
+        **(campaign.content_variables or {}),  # the campaign's own variables; the platform's names win
         "organization": {"name": organization.name, "postal_address": organization.postal_address, "domain": organization.domain},
         "campaign": {"id": campaign.id, "name": campaign.name},
     }

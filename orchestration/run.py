@@ -23,7 +23,7 @@ class PipelineSummary:
     failed_steps: list[str] = field(default_factory=list)
 
 
-def _instance() -> DagsterInstance:
+def dagster_instance() -> DagsterInstance:
     return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
 
 
@@ -40,7 +40,7 @@ def run_pipeline(
     from orchestration.jobs import PIPELINE_JOB
 
     job = build_definitions().resolve_job_def(PIPELINE_JOB)
-    with instance or _instance() as active:
+    with instance or dagster_instance() as active:
         result = job.execute_in_process(
             instance=active,
             raise_on_error=False,

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -19,6 +20,10 @@ class CampaignCreate(BaseModel):
     channel: Channel = Channel.email
     category: EmailCategory = EmailCategory.promotional
     holdout_percent: Decimal = Field(Decimal("0"), ge=0, lt=100)
+    content_variables: dict[str, str] = Field(
+        default_factory=dict, description="Template variables the campaign gives (the template's required ones).",
+        examples=[{"offer": "20% off winter coats", "cta_url": "https://shop.example/winter"}],
+    )
 
     @model_validator(mode="after")
     def _one_audience(self) -> CampaignCreate:
@@ -33,6 +38,7 @@ class CampaignUpdate(BaseModel):
     template_code: str | None = Field(None, min_length=1, max_length=80)
     category: EmailCategory | None = None
     holdout_percent: Decimal | None = Field(None, ge=0, lt=100)
+    content_variables: dict[str, str] | None = None
 
 
 class ScheduleRequest(BaseModel):
@@ -51,6 +57,7 @@ class CampaignOut(BaseModel):
     category: EmailCategory
     status: CampaignStatus
     holdout_percent: Decimal
+    content_variables: dict[str, Any]
     scheduled_at: UtcDateTime | None
     started_at: UtcDateTime | None
     finished_at: UtcDateTime | None

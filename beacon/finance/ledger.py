@@ -3,16 +3,18 @@
 Two independent counts the reconciliation compares with the billing marts:
 - the send ledger: ``sends`` rows with status ``sent``, by ``sent_at``;
 - what the provider accepted: ``sent`` events, once per ``send_id``, at the earliest one's time
-  (the same rule as the billing marts, docs/billing.md).
+  (the same rule as the billing marts, docs/billing.md). The provider's events arrive two ways:
+  webhooks (the operational DB's ``events``, replicated to the warehouse) and the providers'
+  export files (loaded into the warehouse only), so this count reads the warehouse's staging of both.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
-from beacon.schema.models import Event, EventType, Send, SendStatus
+from beacon.schema.models import Send, SendStatus
 from beacon.tenancy import OrgId
 
 
@@ -26,21 +28,23 @@ def ledger_sent(engine: Engine, org: OrgId, start: datetime, end: datetime) -> d
         return {str(channel): int(n) for channel, n in conn.execute(query)}
 
 
-def provider_accepted(engine: Engine, org: OrgId, start: datetime, end: datetime) -> dict[str, int]:
-    first = (
-        select(
-            Event.send_id,
-            func.min(Event.channel).label("channel"),
-            func.min(Event.occurred_at).label("first_at"),
+def provider_accepted(warehouse: Engine, org: OrgId, start: datetime, end: datetime) -> dict[str, int]:
+    query = text("""
+        with sent_events as (
+            select cast(send_id as varchar(36)) as send_id, cast(channel as varchar(16)) as channel, occurred_at
+            from staging.stg_beacon__events
+            where organization_id = :org and event_type = 'sent' and send_id is not null
+            union all
+            select cast(send_id as varchar(36)), case when provider = 'sendgrid' then 'email'
+                   when phone like 'whatsapp:%' then 'whatsapp' else 'sms' end, occurred_at
+            from staging.stg_files__provider_events
+            where organization_id = :org and event_type = 'sent' and send_id is not null
+        ),
+        first_sent as (
+            select send_id, min(channel) as channel, min(occurred_at) as first_at from sent_events group by send_id
         )
-        .where(Event.organization_id == int(org), Event.event_type == EventType.sent, Event.send_id.is_not(None))
-        .group_by(Event.send_id)
-        .subquery()
-    )
-    query = (
-        select(first.c.channel, func.count())
-        .where(first.c.first_at >= start, first.c.first_at < end)
-        .group_by(first.c.channel)
-    )
-    with engine.connect() as conn:
-        return {str(channel): int(n) for channel, n in conn.execute(query)}
+        select channel, count(*) from first_sent where first_at >= :start and first_at < :end group by channel
+    """)
+    with warehouse.connect() as conn:
+        rows = conn.execute(query, {"org": int(org), "start": start, "end": end})
+        return {str(channel): int(n) for channel, n in rows}

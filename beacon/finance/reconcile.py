@@ -58,7 +58,7 @@ def usage(op_engine: Engine, warehouse: Engine, orgs: list[OrgId] | None = None)
         for period in marts.billing_periods(warehouse, org):
             checked += 1
             sent = ledger.ledger_sent(op_engine, org, period.period_start, period.period_end)
-            accepted = ledger.provider_accepted(op_engine, org, period.period_start, period.period_end)
+            accepted = ledger.provider_accepted(warehouse, org, period.period_start, period.period_end)
             overage = _overage_quantities(warehouse, org, period)
             for metric in marts.MESSAGE_METRICS:
                 expected = sent.get(metric, 0)

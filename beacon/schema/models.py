@@ -379,6 +379,10 @@ class Campaign(Timestamped, Base):
         Json, default=list, doc="Automation mode: [{'step': 1, 'delay_days': 0, 'template_code': ...}]."
     )
     last_run_at: Mapped[datetime | None] = mapped_column(doc="Automation cursor: entrants after this are new.")
+    content_variables: Mapped[dict[str, Any]] = mapped_column(
+        Json, default=dict, server_default="{}",
+        doc="The campaign's own template variables, e.g. {'offer': '20% off', 'cta_url': 'https://...'}.",
+    )
 
 
 class Send(Base):

@@ -93,6 +93,10 @@ def _model_tables(names: Sequence[str], *, for_sqlite: bool) -> MetaData:
             # to_metadata shares the type objects; dlt's reflection flips Uuid.as_uuid on them,
             # which would break the ORM models' UUID columns for the rest of the process.
             column.type = copy.copy(column.type)
+            # Raw columns are nullable: a migration that adds a NOT NULL column must not stop dlt from
+            # adding it to a raw table that already has rows (keys stay NOT NULL; GX checks the rest).
+            if not column.primary_key:
+                column.nullable = True
             if for_sqlite and isinstance(column.type, DateTime):
                 column.type = sqlite.DATETIME(timezone=True, storage_format=_SQLITE_SECONDS)
     return metadata

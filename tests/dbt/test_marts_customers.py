@@ -126,26 +126,19 @@ def _load_orders(tmp_path: Path, warehouse_url: str, organizations: dict[str, in
 
 
 def _create_predictions(warehouse_url: str, ann: int, shop: int) -> None:
-    """What the CLV asset writes; int_contacts_profiled picks it up because the table exists."""
+    """What the CLV asset writes (its own table definition, beacon/clv/store.py); the staging model picks it up."""
+    from beacon.clv.store import customer_predictions
+
     engine = warehouse_engine(warehouse_url)
     try:
         with engine.begin() as conn:
             conn.execute(text("create schema if not exists predictions"))
-            conn.execute(
-                text(
-                    "create table predictions.customer_predictions (organization_id bigint, customer_id bigint, "
-                    "probability_alive double precision, expected_purchases_90d double precision, "
-                    "expected_purchases_365d double precision, expected_avg_order_value double precision, "
-                    "predicted_clv_12m double precision, model_status varchar, fitted_at timestamp with time zone)"
-                )
-            )
-            conn.execute(
-                text(
-                    "insert into predictions.customer_predictions values "
-                    "(:org, :ann, 0.75, 0.5, 2.0, 45.0, 88.5, 'fitted', '2026-03-31 00:00:00+00')"
-                ),
-                {"org": shop, "ann": ann},
-            )
+            customer_predictions.create(conn, checkfirst=True)
+            conn.execute(customer_predictions.insert().values(
+                organization_id=shop, contact_id=ann, probability_alive=0.75, expected_purchases_90d=0.5,
+                expected_purchases_365d=2.0, expected_avg_order_value=45.0, predicted_clv_12m=88.5,
+                model_status="fitted", fitted_at=datetime(2026, 3, 31, tzinfo=UTC),
+            ))
     finally:
         engine.dispose()
 
