@@ -101,6 +101,8 @@ def test_an_extra_ledger_row_fails_every_downstream_count(clean, engines, fake):
     try:
         _, mismatches = reconcile.usage(op, warehouse)
         assert {(m.organization_id, m.period_label, m.metric, m.source, m.difference) for m in mismatches} == {
+            # The provider's events are counted in the warehouse (webhooks and export files alike): not there yet.
+            (clean.shop, "2026-10", "email", "provider accepted", -1),
             (clean.shop, "2026-10", "email", "billable in marts", -1),
             (clean.shop, "2026-10", "email", "pushed to Stripe", -1),
             # 7 sent against 4 included: the invoice should carry 3 over, it carries 2.
