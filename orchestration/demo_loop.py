@@ -13,6 +13,7 @@ import csv
 import hashlib
 import os
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -159,10 +160,11 @@ def write_orders(settings: Settings, engine: sa.Engine, slug: str, clickers: lis
     buyers = [s for s in clickers if _chance(s, "order") < ORDER_SHARE]
     with engine.connect() as conn:
         currency = conn.execute(sa.select(Organization.currency).where(Organization.slug == slug)).scalar_one()
-        emails = dict(conn.execute(
-            sa.select(sa.cast(Send.send_id, sa.String), Contact.email).join(Contact, Contact.id == Send.contact_id)
-            .where(Send.send_id.in_([_uuid(s) for s in buyers]))
-        ).all()) if buyers else {}
+        rows = conn.execute(
+            sa.select(Send.send_id, Contact.email).join(Contact, Contact.id == Send.contact_id)
+            .where(Send.send_id.in_([uuid.UUID(s) for s in buyers]))
+        ) if buyers else []
+        emails = {str(send_id): email for send_id, email in rows}
     path = settings.home / "inbox" / slug / "orders" / f"demo_orders_{now:%Y%m%dT%H%M%S}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
@@ -170,19 +172,13 @@ def write_orders(settings: Settings, engine: sa.Engine, slug: str, clickers: lis
         writer.writerow(["order_id", "organization", "customer_email", "created_at", "currency", "total",
                          "refunded_amount", "status"])
         for n, send_id in enumerate(buyers):
-            email = emails.get(send_id) or emails.get(send_id.replace("-", ""))
+            email = emails.get(send_id)
             if email is None:
                 continue
             total = Decimal(20 + int(_chance(send_id, "basket") * 180)).quantize(Decimal("0.01"))
             created = now + timedelta(seconds=n)
             writer.writerow([f"demo-{send_id[:12]}", slug, email, created.isoformat(), currency, total, "0", "paid"])
     return len(buyers), path
-
-
-def _uuid(value: str):
-    import uuid
-
-    return uuid.UUID(value)
 
 
 def sent_send_ids(engine: sa.Engine, campaign_id: int) -> set[str]:
