@@ -18,6 +18,7 @@ from api.segments.endpoints import router as segments_router
 from api.suppressions.endpoints import router as suppressions_router
 from api.templates.endpoints import router as templates_router
 from api.tracking.endpoints import router as tracking_router
+from api.tracking.fastpath import TrackingFastPath
 from api.users.endpoints import router as users_router
 from api.webhooks.endpoints import router as webhooks_router
 from beacon.schema.db import make_engine, session_factory
@@ -51,6 +52,9 @@ def create_app(settings: Settings | None = None, *, rate_limiter: TokenBucketLim
         app.include_router(router, prefix=API_PREFIX)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
+    # The open pixel and click redirect are answered below the router (api/tracking/fastpath.py,
+    # measured there); the routes above stay for the docs and answer every hit it passes on.
+    app.add_middleware(TrackingFastPath, beacon=app)
 
     @app.get("/health", tags=["health"], summary="Liveness")
     def health() -> dict:

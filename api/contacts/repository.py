@@ -48,9 +48,22 @@ def like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# The list's columns (``ContactOut``'s) as plain rows, the contact type's code joined in: measured
+# (bench/bench_contacts_list.py, py-spy), loading ORM ``Contact`` objects and looking the codes up in
+# a second query cost more than the page query itself.
+_OUT_COLUMNS = [Contact.id, Contact.external_id, Contact.email, Contact.phone, Contact.first_name, Contact.last_name,
+                Contact.birth_date, Contact.city, Contact.region, Contact.country, Contact.timezone, Contact.language,
+                ContactType.code.label("contact_type"), Contact.status, Contact.tags, Contact.custom_fields,
+                Contact.consent_email, Contact.consent_sms, Contact.consent_transactional, Contact.consent_promotional,
+                Contact.consent_newsletter, Contact.source, Contact.erased_at, Contact.created_at, Contact.updated_at]
+
+
 def page(session: Session, org: OrgId, *, after_id: int | None, limit: int, status: ContactStatus | None,
-         contact_type_id: int | None, tag: str | None, q: str | None) -> list[Contact]:
-    query = select(Contact).where(Contact.organization_id == org)
+         contact_type_id: int | None, tag: str | None, q: str | None) -> list:
+    """Up to ``limit + 1`` rows with ``ContactOut``'s fields, in id order after ``after_id``."""
+    query = select(*_OUT_COLUMNS).outerjoin(
+        ContactType, (ContactType.id == Contact.contact_type_id) & (ContactType.organization_id == org)
+    ).where(Contact.organization_id == org)
     if status is not None:
         query = query.where(Contact.status == status)
     if contact_type_id is not None:
@@ -63,7 +76,7 @@ def page(session: Session, org: OrgId, *, after_id: int | None, limit: int, stat
         query = query.where(or_(Contact.email_normalized.like(pattern, escape="\\"), full_name.like(pattern, escape="\\")))
     if after_id is not None:
         query = query.where(Contact.id > after_id)
-    return list(session.scalars(query.order_by(Contact.id).limit(limit + 1)))
+    return list(session.execute(query.order_by(Contact.id).limit(limit + 1)))
 
 
 def delete_contact(session: Session, org: OrgId, contact_id: int) -> None:

@@ -39,6 +39,8 @@ def _commit_hit(session_factory, record, *args) -> None:
         session.commit()
 
 
+# Genuine hits on these two are answered by api/tracking/fastpath.py (group commit, below the router);
+# these routes document them and answer what it passes on (bad tokens, unknown sends: 404).
 # The two hot paths (every open and click of every message) skip the dependency-injected session:
 # each sync dependency is a thread-pool hop, and measured (bench/bench_tracking.py) the hops and a
 # per-hit compiled statement cost more than the database work. Here: token checked on the event loop,

@@ -92,3 +92,20 @@ def test_import_file_uses_the_pipeline_importer(client, tenant_a):
     assert emails == ["ann@example.org"]
     empty = client.post("/v1/contacts/import", files={"file": ("empty.csv", b"", "text/csv")}, headers=tenant_a.headers())
     assert empty.status_code == 422 and empty.json()["error"]["message"].startswith("file: rejected")
+
+
+def test_list_items_are_the_same_documents_as_single_reads(client, tenant_a, tenant_b):
+    """The list is serialized on its own path (rows validated once, not ORM objects): it must say
+    exactly what GET /v1/contacts/{id} says, contact type code and UTC timestamps included."""
+    h = tenant_a.headers()
+    ids = [client.post("/v1/contacts", json=body, headers=h).json()["id"] for body in (
+        {"email": "full@example.org", "phone": "+1 415 555 0123", "first_name": "Ada", "last_name": "L", "contact_type": "customer",
+         "tags": ["vip", "b"], "custom_fields": {"tier": 2, "note": "é"}, "birth_date": "1990-02-03", "country": "US"},
+        {"external_id": "ext-1"},
+    )]
+    client.post("/v1/contacts", json={"email": "other@example.org"}, headers=tenant_b.headers())
+    listed = client.get("/v1/contacts", headers=h)
+    assert listed.status_code == 200 and listed.headers["content-type"] == "application/json"
+    assert listed.json() == {"items": [client.get(f"/v1/contacts/{i}", headers=h).json() for i in ids], "next_cursor": None}
+    first = listed.json()["items"][0]
+    assert first["contact_type"] == "customer" and first["created_at"].endswith("Z") and first["custom_fields"]["note"] == "é"

@@ -131,3 +131,88 @@ def test_preferences_page_and_save(client, db, message):
     client.post(f"/preferences/{token}", data={})
     assert len(_events(db, message, "unsubscribed")) == 1, "switching every category off is an unsubscribe"
     assert client.get(f"/preferences/{sign(TokenKind.unsubscribe, message.send_id, NEW_KEYS)}").status_code == 404
+
+
+def test_concurrent_hits_are_each_answered_after_their_own_event_is_stored(app, db, tenant_a, monkeypatch):
+    """The fast path's group commit: many hits in flight at once, one event per answer, nothing shared."""
+    import asyncio
+
+    import httpx
+
+    def routed(*_args):
+        raise AssertionError("a genuine hit must be answered by the fast path, not the FastAPI route")
+
+    monkeypatch.setattr("api.tracking.endpoints._commit_hit", routed)
+
+    messages = [make_message(db, tenant_a, email=f"r{i}@example.org") for i in range(6)]
+    bot, human = "Mozilla/5.0 SafeLinks scanner", "Mozilla/5.0 (Macintosh)"
+
+    async def fire():
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 4242))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as ac:
+            requests = []
+            for i, m in enumerate(messages):
+                ua = bot if i % 2 else human
+                requests.append(ac.get(f"/t/o/{sign(TokenKind.open, m.send_id, NEW_KEYS)}.gif", headers={"User-Agent": ua}))
+                url = f"https://shop.example/p/{i}?a=1&b=é"
+                requests.append(ac.get(f"/t/c/{sign(TokenKind.click, m.send_id, NEW_KEYS, url=url)}", headers={"User-Agent": ua}))
+            return await asyncio.gather(*requests)
+
+    responses = asyncio.run(fire())
+    for i, m in enumerate(messages):
+        pixel, redirect = responses[2 * i], responses[2 * i + 1]
+        assert pixel.status_code == 200 and pixel.content.startswith(b"GIF89a") and pixel.headers["content-type"] == "image/gif"
+        assert pixel.headers["cache-control"].startswith("no-store") and pixel.headers["content-length"] == str(len(pixel.content))
+        assert redirect.status_code == 302 and redirect.headers["location"] == f"https://shop.example/p/{i}?a=1&b=%C3%A9"
+        opened, clicked = _events(db, m, "opened"), _events(db, m, "clicked")
+        assert len(opened) == 1 and len(clicked) == 1
+        assert opened[0].payload == {"user_agent": bot if i % 2 else human, "ip": "203.0.113.9", "machine_open": False}
+        assert clicked[0].payload == {"url": f"https://shop.example/p/{i}?a=1&b=é", "user_agent": bot if i % 2 else human,
+                                      "ip": "203.0.113.9", "bot": bool(i % 2)}
+        assert (clicked[0].organization_id, clicked[0].contact_id, clicked[0].channel.value) == (m.org, m.contact_id, "email")
+        assert opened[0].provider_event_id.startswith("open:") and clicked[0].provider_event_id.startswith("click:")
+
+
+def test_a_genuine_token_for_an_unknown_send_is_404_and_stores_nothing(client, db, message):
+    ghost = uuid.uuid4()
+    for path in (f"/t/o/{sign(TokenKind.open, ghost, NEW_KEYS)}.gif", f"/t/c/{sign(TokenKind.click, ghost, NEW_KEYS, url='https://x.example/')}"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 404 and "location" not in response.headers
+        assert response.json()["error"]["code"] == "not_found"
+    assert read(db, select(Event.id).where(Event.send_id == ghost)) == []
+    token = sign(TokenKind.open, message.send_id, NEW_KEYS)
+    assert client.post(f"/t/o/{token}.gif").status_code == 405, "only GET is a hit"
+    assert _events(db, message) == []
+
+
+def test_a_row_the_database_refuses_fails_only_its_own_request(monkeypatch):
+    """A batch that fails on one row is written again hit by hit: its neighbours are still stored and answered."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import IntegrityError
+
+    from api.tracking import fastpath
+    from beacon.schema.models import EventType
+
+    poisoned, good = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
+    written: list[list[uuid.UUID]] = []
+
+    def write_hits(_factory, hits):
+        ids = [h.send_id for h in hits]
+        if poisoned in ids:
+            raise IntegrityError("INSERT", {}, Exception("refused"))
+        written.append(ids)
+        return [True] * len(hits)
+
+    monkeypatch.setattr(fastpath, "write_hits", write_hits)
+
+    async def run():
+        committer = fastpath.GroupCommitter(asyncio.get_running_loop(), lambda: None)
+        futures = [committer.submit(fastpath.Hit(s, EventType.opened, datetime.now(UTC), f"open:{s}", {}))
+                   for s in (good[0], poisoned, good[1])]
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    first, refused, last = asyncio.run(run())
+    assert first is True and last is True and isinstance(refused, IntegrityError)
+    assert sorted(written) == sorted([[good[0]], [good[1]]]), "the refused batch was retried one hit at a time"
