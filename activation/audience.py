@@ -105,14 +105,17 @@ _PLANNING_COLUMNS = (
 CONTACT_FIELDS = ("id", "first_name", "last_name", "email", "phone", "city", "region", "country", "timezone",
                   "language", "external_id", "custom_fields", "tags")
 _JSON_DEFAULTS = {"custom_fields": dict, "tags": list}
+JSON_FIELDS = frozenset(_JSON_DEFAULTS)  # the contact columns stored as JSON
 
 
 def load_recipients(conn: Connection, org: OrgId, contact_ids: list[int], channel: Channel) -> Iterator[Recipient]:
     """What the exclusion rules need, in chunks (no personalisation data: planning stays lean).
     Ids of other organizations are not found (scoped)."""
     for chunk in _chunks(contact_ids, ID_CHUNK):
-        rows = conn.execute(select(*_PLANNING_COLUMNS).where(Contact.organization_id == org, Contact.id.in_(chunk))).tuples()
-        # positional unpacking: once per recipient, and cheaper than the Row's named attributes
+        # plain driver tuples: these columns need no type processing (status is stored as its
+        # value), and skipping SQLAlchemy's result rows saves ~5 µs per recipient (measured at 50k)
+        rows = raw_rows(conn, f"SELECT {_PLANNING_SQL} FROM contacts WHERE organization_id = {{ph}} AND id IN ({{ids}})",
+                        [int(org)], chunk)
         for cid, email, phone, language, status, erased_at, c_email, c_sms, c_transactional, c_promotional, c_newsletter in rows:
             yield Recipient(
                 contact_id=cid,
@@ -126,6 +129,22 @@ def load_recipients(conn: Connection, org: OrgId, contact_ids: list[int], channe
                 erased=erased_at is not None,
                 fields={},
             )
+
+
+_PLANNING_SQL = ", ".join(column.name for column in _PLANNING_COLUMNS)
+
+
+def raw_rows(conn: Connection, sql: str, params: list[Any], ids: list[Any] | None = None) -> list[tuple]:
+    """Run ``sql`` on the driver's own cursor: ``{ph}`` is the driver's placeholder and ``{ids}``
+    expands to one per item of ``ids``. For hot reads of columns needing no type conversion."""
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    text_sql = sql.format(ph=ph, ids=", ".join([ph] * len(ids or ())))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(text_sql, [*params, *(ids or ())])
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def field_columns(names: Iterable[str]) -> list[str]:

@@ -19,8 +19,8 @@ from sqlalchemy import Connection, Engine, select, update
 from activation import ledger
 from activation.audience import AudienceProvider, frequency_capped, load_fields, load_recipients, resolve_audience, suppressed_addresses
 from activation.content import (
-    CompiledContent, MissingField, apply_substitutions, compile_content, default_language, load_templates, new_send_id,
-    render_individual, render_sms, substitutions,
+    CompiledContent, MissingField, apply_substitutions, compile_content, default_language, load_templates, missing_variables,
+    new_send_id, render_individual, render_sms, send_id_hex, substitutions,
 )
 from activation.decide import Assigner, Recipient, exclusion_for, parse_variants
 from activation.providers import Mailer, RetryPolicy, Texter
@@ -49,6 +49,7 @@ class RunOptions:
     sample_count: int = 3
     unknown_outcome: str = "resend"  # rows left 'sending' with no provider lookup: resend | fail
     request_timeout: float = 30.0
+    processes: int = 1  # email send phase: sender processes, each its share of the audience (activation.fanout)
 
 
 @dataclass
@@ -191,16 +192,16 @@ def execute(
     manage_status: bool,
 ) -> RunReport:
     """Plan and send one (campaign, step) to ``audience_ids``; shared by one-off runs and automations."""
-    from activation.send import Sender
+    from activation import fanout
 
     now = now or ledger.utcnow()
     report = RunReport(campaign_id=campaign.id, step=step, dry_run=dry_run)
-    with engine.connect() as conn:
-        ctx = build_context(conn, org, campaign, organization, step=step, template_code=template_code)
-    if not dry_run and manage_status and not set_campaign_status(engine, org, campaign.id, CampaignStatus.queued):
-        report.status = CampaignStatus.cancelled.value
-        return report
     try:
+        with engine.connect() as conn:  # inside the try: a campaign that cannot run is marked failed, not left queued
+            ctx = build_context(conn, org, campaign, organization, step=step, template_code=template_code)
+        if not dry_run and manage_status and not set_campaign_status(engine, org, campaign.id, CampaignStatus.queued):
+            report.status = CampaignStatus.cancelled.value
+            return report
         started = time.perf_counter()
         plan = plan_and_record(engine, ctx, campaign, organization, audience_ids, dry_run=dry_run, now=now, sample_count=options.sample_count)
         report.targeted, report.held_out, report.eligible = plan.targeted, plan.held_out, plan.eligible
@@ -218,9 +219,8 @@ def execute(
         ):
             report.status = CampaignStatus.cancelled.value  # cancelled while planning: nothing is sent
             return report
-        sender = Sender(engine, ctx, organization, mailer=mailer, texter=texter, options=options)
         started = time.perf_counter()
-        outcome = sender.run()
+        outcome = fanout.send(engine, ctx, organization, mailer=mailer, texter=texter, options=options)
         report.seconds["send"] = round(time.perf_counter() - started, 3)
         report.sent, report.failed, report.reconciled, report.errors = outcome.sent, outcome.failed, outcome.reconciled, outcome.errors
         final = CampaignStatus.failed if outcome.fatal else CampaignStatus.sent
@@ -243,26 +243,16 @@ def build_context(conn: Connection, org: OrgId, campaign: Campaign, organization
     settings = get_settings()
     channel = Channel(campaign.channel)
     category = EmailCategory(campaign.category)
-    marketing = category is not EmailCategory.transactional
-    if channel is Channel.email and marketing and not organization.postal_address:
-        raise CampaignNotRunnable(
-            f"organization {organization.slug!r} has no postal_address: marketing email must carry one in its footer"
-        )
     org_settings = organization.settings or {}
-    static = {
-        **(campaign.content_variables or {}),  # the campaign's own variables; the platform's names win
-        "organization": {"name": organization.name, "postal_address": organization.postal_address, "domain": organization.domain},
-        "campaign": {"id": campaign.id, "name": campaign.name},
-    }
-    variants = parse_variants(campaign.variants) if step == 0 else []
-    arms: list[tuple[str | None, str, str | None]] = (
-        [(v.name, v.template_code or template_code, v.subject) for v in variants] if variants else [(None, template_code, None)]
-    )
+    static = _static_context(campaign, organization)
+    loaded = _load_arms(conn, org, campaign, step=step, template_code=template_code)
+    problems = runnability_problems(campaign, organization, loaded)
+    if problems:
+        raise CampaignNotRunnable(f"campaign {campaign.id} cannot run: " + "; ".join(problems))
     contents: dict[tuple[str | None, str], CompiledContent] = {}
     languages: dict[str | None, set[str]] = {}
     defaults: dict[str | None, str] = {}
-    for name, code, subject in arms:
-        versions = load_templates(conn, org, code, channel)
+    for (name, code, subject), versions in loaded.items():
         languages[name] = set(versions)
         defaults[name] = default_language(versions, org_settings.get("default_language"))
         for lang, version in versions.items():
@@ -286,6 +276,51 @@ def build_context(conn: Connection, org: OrgId, campaign: Campaign, organization
     )
 
 
+def _static_context(campaign: Campaign, organization: Organization) -> dict[str, Any]:
+    return {
+        **(campaign.content_variables or {}),  # the campaign's own variables; the platform's names win
+        "organization": {"name": organization.name, "postal_address": organization.postal_address, "domain": organization.domain},
+        "campaign": {"id": campaign.id, "name": campaign.name},
+    }
+
+
+def _load_arms(conn: Connection, org: OrgId, campaign: Campaign, *, step: int, template_code: str) -> dict[tuple, dict]:
+    """(variant name, template code, subject override) -> the template's versions by language."""
+    variants = parse_variants(campaign.variants) if step == 0 else []
+    arms: list[tuple[str | None, str, str | None]] = (
+        [(v.name, v.template_code or template_code, v.subject) for v in variants] if variants else [(None, template_code, None)]
+    )
+    channel = Channel(campaign.channel)
+    return {(name, code, subject): load_templates(conn, org, code, channel) for name, code, subject in arms}
+
+
+def campaign_problems(conn: Connection, org: OrgId, campaign: Campaign, organization: Organization) -> list[str]:
+    """Why this campaign's first step cannot be sent, checked before it is queued (the API answers 422)."""
+    loaded = _load_arms(conn, org, campaign, step=0, template_code=campaign.template_code)
+    return runnability_problems(campaign, organization, loaded)
+
+
+def runnability_problems(campaign: Campaign, organization: Organization, loaded: dict) -> list[str]:
+    """Refuse, before anything is planned or sent, a marketing email without the organization's postal
+    address, or templates needing content variables the campaign does not supply (otherwise every
+    recipient would fail to render, one by one)."""
+    problems = []
+    marketing = EmailCategory(campaign.category) is not EmailCategory.transactional
+    if Channel(campaign.channel) is Channel.email and marketing and not organization.postal_address:
+        problems.append(f"organization {organization.slug!r} has no postal_address: marketing email must carry one in its footer")
+    static = _static_context(campaign, organization)
+    missing = []
+    for (_name, code, subject), versions in loaded.items():
+        for lang, version in sorted(versions.items()):
+            names = missing_variables(version, subject_override=subject, supplied=static)
+            if names:
+                missing.append(f"template {code!r} ({lang}) needs {', '.join(names)}")
+    if missing:
+        problems.append("the campaign does not supply the content variables its templates need: "
+                        + "; ".join(dict.fromkeys(missing)) + " (set them in the campaign's content_variables)")
+    return problems
+
+
 # ----------------------------------------------------------------------------- planning
 
 
@@ -307,15 +342,18 @@ def plan_and_record(
     plan = Plan(targeted=len(audience_ids))
     assigner = Assigner(campaign.id, campaign.holdout_percent or 0, parse_variants(campaign.variants) if ctx.step == 0 else [])
     cap = (organization.settings or {}).get("frequency_cap")
-    with engine.connect() as conn:
+    # one writing connection for the whole plan: its page cache stays warm from chunk to chunk
+    with engine.connect() as conn, engine.connect() as wconn, ledger.sqlite_writer_cache(wconn):
         already = set() if dry_run else ledger.recorded_contacts(conn, campaign.id, ctx.step)
         suppressed = suppressed_addresses(conn, org=ctx.org, channel=ctx.channel)
         capped = frequency_capped(conn, ctx.org, cap, now) if ctx.category is not EmailCategory.transactional else set()
         todo = [cid for cid in audience_ids if cid not in already]
         seen: set[str] | None = set() if ctx.channel is not Channel.email else None
-        rows: list[dict[str, Any]] = []
         found = 0
-        suppressed_status, held_out_status, pending_status = SendStatus.suppressed, SendStatus.held_out, SendStatus.pending
+        suppressed_status, held_out_status, pending_status = SendStatus.suppressed, HELD_OUT, PENDING
+        ledger_rows = None if dry_run else ledger.PlannedRows(
+            conn, org=ctx.org, campaign_id=campaign.id, step=ctx.step, channel=ctx.channel, now=now)
+        org_id, campaign_id, step = int(ctx.org), campaign.id, ctx.step
         for recipient in load_recipients(conn, ctx.org, todo, ctx.channel):
             found += 1
             reason = exclusion_for(
@@ -336,29 +374,26 @@ def plan_and_record(
                     status, error = pending_status, None
                     if len(plan.samples) < sample_count:
                         plan.samples.append(recipient)
-            if dry_run:
+            if ledger_rows is None:
                 continue
-            rows.append(
-                ledger.ledger_row(
-                    send_id=new_send_id(ctx.org, campaign.id, recipient.contact_id, ctx.step), org=ctx.org,
-                    campaign_id=campaign.id, contact_id=recipient.contact_id, step=ctx.step, channel=ctx.channel,
-                    address=recipient.address, variant=variant, status=status, error=error, now=now,
-                )
-            )
-            if len(rows) >= LEDGER_CHUNK:
-                _flush(engine, rows)
-        if rows:
-            _flush(engine, rows)
+            ledger_rows.add(send_id_hex(org_id, campaign_id, recipient.contact_id, step), recipient.contact_id,
+                            recipient.address, variant, status, error)
+            if len(ledger_rows.rows) >= LEDGER_CHUNK:
+                _flush(wconn, ledger_rows)
+        if ledger_rows is not None:
+            _flush(wconn, ledger_rows)
         missing = len(todo) - found
         if missing:
             plan.excluded["unknown_contact"] += missing  # ids the audience named but the org does not have
     return plan
 
 
-def _flush(engine: Engine, rows: list[dict[str, Any]]) -> None:
-    with engine.begin() as wconn:
-        ledger.insert_rows(wconn, rows)
-    rows.clear()
+HELD_OUT, PENDING = SendStatus.held_out, SendStatus.pending
+
+
+def _flush(wconn: Connection, rows: ledger.PlannedRows) -> None:
+    with wconn.begin():
+        rows.flush(wconn)
 
 
 def render_sample(ctx: CampaignContext, recipient: Recipient, fields: dict[str, Any], campaign: Campaign) -> dict[str, Any]:

@@ -43,6 +43,17 @@ def test_campaign_sends_each_eligible_contact_once(world, fake):
     with world.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Event).where(
             Event.provider == "beacon", Event.organization_id == world.org)) == 25
+        events = conn.execute(select(Event).where(Event.provider == "beacon", Event.organization_id == world.org)).mappings().all()
+    # one ``sent`` event per ledger row, written from the row itself (INSERT ... SELECT)
+    by_send = {r["send_id"]: r for r in rows}
+    assert {e["send_id"] for e in events} == set(by_send)
+    for event in events:
+        row = by_send[event["send_id"]]
+        assert (event["event_type"].value, event["channel"].value, event["contact_id"]) == ("sent", "email", row["contact_id"])
+        assert event["provider_event_id"] == f"sent:{event['send_id']}"
+        assert event["payload"] == {"campaign_id": campaign_id, "provider_message_id": row["provider_message_id"]}
+        assert row["provider_message_id"] and not row["provider_message_id"].startswith("batch:")
+    with world.engine.connect() as conn:
         assert conn.scalar(select(Campaign.status).where(Campaign.id == campaign_id)).value == "sent"
     # a second run sends nothing more
     again = run_campaign(campaign_id, world.org, options=RunOptions(batch_size=10, retry=FAST_RETRY))
@@ -273,3 +284,61 @@ def test_due_campaigns_and_cancellation_during_planning(world, fake):
     with world.engine.connect() as conn:
         assert conn.scalar(select(Campaign.status).where(Campaign.id == cancelled)).value == "cancelled"
     assert ledger(world, cancelled) == []
+
+
+@pytest.mark.parametrize("per_recipient", [False, True], ids=["shared", "per_recipient"])
+def test_campaign_missing_content_variables_is_rejected_before_any_send(world, fake, per_recipient):
+    from activation.run import CampaignNotRunnable
+
+    greeting = "{% if contact.first_name %}Hi {{ contact.first_name }}{% endif %}" if per_recipient else "Hi {{ contact.first_name }}"
+    world.template(text=greeting + ", use {{ promo_code }} before {{ deadline }}", html="", required=["promo_code"])
+    ids = world.contacts(3)
+    missing = world.campaign(list_id=world.list_of(ids), content_variables={"promo_code": "SAVE20"})
+    with pytest.raises(CampaignNotRunnable, match=r"'promo' \(en\) needs deadline \(set them"):
+        run_campaign(missing, world.org, options=RunOptions(retry=FAST_RETRY))
+    blank = world.campaign(list_id=world.list_of(ids), content_variables={"promo_code": "", "deadline": "Friday"})
+    with pytest.raises(CampaignNotRunnable, match="needs promo_code"):  # required, so an empty value is missing
+        run_campaign(blank, world.org, options=RunOptions(retry=FAST_RETRY))
+    assert fake.state.sendgrid_requests == 0 and not ledger(world, missing) and not ledger(world, blank)
+
+    supplied = world.campaign(list_id=world.list_of(ids), content_variables={"promo_code": "SAVE20", "deadline": "Friday"})
+    report = run_campaign(supplied, world.org, options=RunOptions(retry=FAST_RETRY))
+    assert report.sent == 3
+    texts = [next(b["value"] for b in m["content"] if b["type"] == "text/plain") for m in sendgrid_messages(fake)]
+    assert len(texts) == 3 and all("use SAVE20 before Friday" in t for t in texts)
+
+
+def test_send_phase_fanned_out_over_processes_sends_each_once(world, fake):
+    ids = world.contacts(41)
+    world.template()
+    campaign_id = world.campaign(list_id=world.list_of(ids))
+    report = run_campaign(campaign_id, world.org, options=RunOptions(batch_size=4, max_in_flight=2, retry=FAST_RETRY, processes=3))
+    assert report.status == "sent" and report.sent == 41
+    messages = sendgrid_messages(fake)
+    rows = ledger(world, campaign_id)
+    assert sorted(m["custom_args"]["send_id"] for m in messages) == sorted(str(r["send_id"]) for r in rows)
+    assert Counter(r["status"].value for r in rows) == {"sent": 41}
+    # each request carries one partition's contacts (contact_id % 3), so all three processes sent
+    by_request: dict[str, set[int]] = {}
+    contact_of = {str(r["send_id"]): r["contact_id"] for r in rows}
+    for m in messages:
+        by_request.setdefault(m["x_message_id"], set()).add(contact_of[m["custom_args"]["send_id"]] % 3)
+    assert all(len(shares) == 1 for shares in by_request.values())
+    assert set().union(*by_request.values()) == {0, 1, 2}
+    with world.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Event).where(
+            Event.provider == "beacon", Event.organization_id == world.org)) == 41
+
+
+def test_fanned_out_outage_stops_every_process_and_a_rerun_finishes(world, fake):
+    ids = world.contacts(30)
+    world.template()
+    campaign_id = world.campaign(list_id=world.list_of(ids))
+    fake.control("POST", "/_fake/faults", json={"provider": "sendgrid", "status": 500, "count": 100})
+    report = run_campaign(campaign_id, world.org,
+                          options=RunOptions(batch_size=5, max_in_flight=1, retry=RetryPolicy(3, 0.01, 0.05), processes=2))
+    assert report.status == "failed" and report.sent == 0 and report.errors
+    assert Counter(r["status"].value for r in ledger(world, campaign_id)) == {"pending": 30}
+    fake.control("DELETE", "/_fake/faults")
+    again = run_campaign(campaign_id, world.org, options=RunOptions(batch_size=5, retry=FAST_RETRY, processes=2))
+    assert again.status == "sent" and again.sent == 30 and len(sendgrid_messages(fake)) == 30

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
 import time
 from typing import Any
 
+import orjson
 from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -81,10 +83,15 @@ def _check_email(value: Any, field: str) -> str:
     return address
 
 
+# isinstance(v, str) over many values without a generator frame per value (validation runs for
+# each of up to 1,000 personalizations per request)
+_all_strings = functools.partial(map, str.__instancecheck__)
+
+
 def _check_headers(headers: Any, field: str) -> dict[str, str]:
     if headers is None:
         return {}
-    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+    if not isinstance(headers, dict) or not all(_all_strings(headers.values())):
         raise SendGridError("Invalid type. Expected: object with string values.", field)
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in headers:
@@ -111,7 +118,7 @@ def _check_headers(headers: Any, field: str) -> dict[str, str]:
 def _check_custom_args(args: Any, field: str) -> dict[str, str]:
     if args is None:
         return {}
-    if not isinstance(args, dict) or not all(isinstance(v, str) for v in args.values()):
+    if not isinstance(args, dict) or not all(_all_strings(args.values())):
         raise SendGridError("custom_args must be an object whose values are strings.", field)
     return args
 
@@ -177,12 +184,15 @@ def validate_mail(body: Any) -> list[dict[str, Any]]:
                 "subject defined or if every personalization has a subject defined.",
                 "subject",
             )
-        headers = {**message_headers, **_check_headers(p.get("headers"), f"{field}.headers")}
-        args = {**message_args, **_check_custom_args(p.get("custom_args"), f"{field}.custom_args")}
-        if len(json.dumps(args).encode()) > MAX_CUSTOM_ARGS_BYTES:
+        own_headers = _check_headers(p.get("headers"), f"{field}.headers")
+        own_args = _check_custom_args(p.get("custom_args"), f"{field}.custom_args")
+        # merged only when the message level has any (copying per personalization was measurable)
+        headers = {**message_headers, **own_headers} if message_headers else own_headers
+        args = {**message_args, **own_args} if message_args else own_args
+        if len(orjson.dumps(args)) > MAX_CUSTOM_ARGS_BYTES:  # compact JSON bytes; ~10x json.dumps' cost
             raise SendGridError(f"custom_args must be less than {MAX_CUSTOM_ARGS_BYTES} bytes.", f"{field}.custom_args")
         substitutions = p.get("substitutions") or {}
-        if not isinstance(substitutions, dict) or not all(isinstance(v, str) for v in substitutions.values()):
+        if not isinstance(substitutions, dict) or not all(_all_strings(substitutions.values())):
             raise SendGridError("substitutions must be an object whose values are strings.", f"{field}.substitutions")
         for recipient in p["to"]:
             plans.append(
@@ -260,7 +270,8 @@ async def mail_send(request: Request) -> Response:
     try:
         _check_auth(request)
         try:
-            body = json.loads(await request.body())
+            # orjson: a 1,000-personalization body is ~1 MB; json.loads was a third of the fake's CPU
+            body = orjson.loads(await request.body())
         except ValueError:
             raise SendGridError("Bad Request: the body is not valid JSON.") from None
         plans = validate_mail(body)
