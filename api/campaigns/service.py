@@ -13,7 +13,7 @@ from api.campaigns.schemas import CampaignAnalytics, CampaignCreate, CampaignDet
 from api.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from api.pagination import PageParams, make_page
 from api.templates.service import template_exists
-from beacon.schema.models import Campaign, CampaignStatus, Channel
+from beacon.schema.models import Campaign, CampaignStatus, Channel, Organization, TriggerMode
 from beacon.tenancy import OrgId
 
 # Later wins: a message that was clicked was also opened and delivered.
@@ -32,6 +32,22 @@ def _get(session: Session, org: OrgId, campaign_id: int) -> Campaign:
 def _check_template(session: Session, org: OrgId, code: str, channel: Channel) -> None:
     if not template_exists(session, org, code, channel):
         raise Unprocessable(f"template_code: no {channel.value} template {code!r} for this organization or the platform")
+
+
+def _check_runnable(session: Session, org: OrgId, row: Campaign) -> None:
+    """Refuse to queue or schedule what the activation run would refuse: a missing postal address on
+    marketing email, or content variables the templates need and the campaign does not supply."""
+    from activation.content import TemplateNotFound
+    from activation.run import campaign_problems
+
+    if row.trigger_mode is not TriggerMode.one_off:
+        return  # automation steps are checked when each step runs
+    try:
+        problems = campaign_problems(session.connection(), org, row, session.get(Organization, int(org)))
+    except TemplateNotFound as exc:
+        problems = [f"template_code: {exc}"]
+    if problems:
+        raise Unprocessable("; ".join(problems))
 
 
 def list_campaigns(session: Session, org: OrgId, page: PageParams, status: CampaignStatus | None, channel: Channel | None) -> dict:
@@ -82,6 +98,7 @@ def schedule(session: Session, org: OrgId, campaign_id: int, body: ScheduleReque
         raise Conflict(f"campaign {campaign_id} is {row.status.value}; only drafts and scheduled campaigns can be scheduled")
     if body.scheduled_at <= datetime.now(UTC):
         raise Unprocessable("scheduled_at: must be in the future")
+    _check_runnable(session, org, row)
     row.status, row.scheduled_at = CampaignStatus.scheduled, body.scheduled_at
     session.flush()
     return CampaignOut.model_validate(row)
@@ -93,6 +110,7 @@ def send_now(session: Session, org: OrgId, campaign_id: int) -> CampaignOut:
         return CampaignOut.model_validate(row)  # idempotent: a retried request does not queue twice
     if row.status not in {CampaignStatus.draft, CampaignStatus.scheduled}:
         raise Conflict(f"campaign {campaign_id} is {row.status.value}; it cannot be sent")
+    _check_runnable(session, org, row)
     row.status, row.scheduled_at = CampaignStatus.queued, datetime.now(UTC)
     session.flush()
     return CampaignOut.model_validate(row)

@@ -74,6 +74,18 @@ def test_campaign_lifecycle_and_recipient_outcomes(client, db, tenant_a):
     assert past.status_code == 422
     naive = client.post(f"/v1/campaigns/{draft['id']}/schedule", json={"scheduled_at": "2099-01-01T00:00:00"}, headers=h)
     assert naive.status_code == 422
+    # Refused before it is queued, naming what the activation run would refuse it for.
+    unrunnable = client.post(f"/v1/campaigns/{draft['id']}/schedule", json={"scheduled_at": "2099-01-01T09:00:00+02:00"}, headers=h)
+    assert unrunnable.status_code == 422, unrunnable.text
+    problem = unrunnable.json()["error"]["message"]
+    assert "no postal_address" in problem and "'promotion' (en) needs cta_url, offer" in problem, problem
+    assert client.patch("/v1/organization", json={"postal_address": "1 Main St, Springfield"},
+                        headers=h).status_code == 200
+    still = client.post(f"/v1/campaigns/{draft['id']}/send", headers=h)
+    assert still.status_code == 422 and "no postal_address" not in still.json()["error"]["message"]
+    filled = client.patch(f"/v1/campaigns/{draft['id']}", headers=h,
+                          json={"content_variables": {"cta_url": "https://alpha.example/spring", "offer": "20% off"}})
+    assert filled.status_code == 200, filled.text
     scheduled = client.post(f"/v1/campaigns/{draft['id']}/schedule", json={"scheduled_at": "2099-01-01T09:00:00+02:00"}, headers=h)
     assert scheduled.json()["status"] == "scheduled"
     assert client.post(f"/v1/campaigns/{draft['id']}/send", headers=h).json()["status"] == "queued"
