@@ -65,10 +65,13 @@ def _report_metadata(report) -> dict:
 @op(retry_policy=TRANSIENT_RETRY, tags={"kind": "activation"})
 def send_campaign_op(context: OpExecutionContext, config: CampaignRunConfig):
     """Send (or resume) one one-off campaign through SendGrid/Twilio (the local fakes without credentials)."""
-    from activation.run import run_campaign
+    from activation.run import CampaignNotRunnable, run_campaign
     from beacon.tenancy import OrgId
 
-    report = run_campaign(config.campaign_id, OrgId(config.organization_id))
+    try:
+        report = run_campaign(config.campaign_id, OrgId(config.organization_id))
+    except CampaignNotRunnable as exc:  # a retry would fail the same way: say why, once
+        raise Failure(description=str(exc), allow_retries=False) from exc
     metadata = _report_metadata(report)
     if report.status == "failed":
         # The ledger keeps what was sent; the retry (op retry policy) resumes with the rest.

@@ -129,3 +129,20 @@ def test_activation_ops_retry_transient_failures():
     assert run_automation_job.graph.node_defs[0].retry_policy == TRANSIENT_RETRY
     schema = send_campaign_op.config_schema.as_field().config_type
     assert {"organization_id", "campaign_id"} <= set(schema.fields)  # what the launchpad asks for
+
+
+def test_a_campaign_that_cannot_run_fails_once_with_the_reason(world, fake, instance):
+    ids = world.contacts(3)
+    world.template("promo_deadline", required=["deadline"])
+    queued = world.campaign(list_id=world.list_of(ids), template_code="promo_deadline", status="queued",
+                            scheduled_at=datetime.now(UTC))
+    (request,) = _requests_for(queued_campaigns_sensor(build_sensor_context(instance=instance)), world.org)
+
+    result = send_campaign.execute_in_process(run_config=request.run_config, instance=instance, tags=request.tags,
+                                              raise_on_error=False)
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert len(failures) == 1 and "needs deadline" in failures[0].event_specific_data.error.message
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"], "a retry would fail the same way"
+    assert _status(world, queued) == "failed"  # not left queued for the marketer to wonder about
+    assert not [m for m in sendgrid_messages(fake) if m["custom_args"]["campaign_id"] == str(queued)]
