@@ -1,18 +1,73 @@
 -- A table, not a view: three marts read it, and as a view each rebuilt the dedupe and
 -- classification (bench/bench_campaign_analytics.py: ~3x the model time).
-{{ config(materialized='table') }}
+-- Incremental (delete+insert on organization + send): a build recomputes only the sends whose
+-- ledger row changed (updated_at) or that got an event (int_campaign_events_deduplicated.received_at,
+-- per arrival channel) since the last build, minus var('campaign_events_lookback_hours', 72); every
+-- column is per send. As there, a send whose change arrives later than that needs `--full-refresh`.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['organization_id', 'send_id'],
+        on_schema_change='fail'
+    )
+}}
+{%- set lookback_hours = var('campaign_events_lookback_hours', 72) | int %}
 
 -- One row per campaign send (every ledger row: sent, held out, suppressed, failed, pending) with
 -- the first time each outcome happened to it. Machine opens and bot clicks are not human
 -- engagement; a human click without a recorded open counts as an open at the click's time
 -- (the image pixel was blocked, but the person read the message).
-with sends as (
+with all_sends as (
     select * from {{ ref('stg_beacon__sends') }}
     where campaign_id is not null
 ),
 
-events as (
+all_events as (
     select * from {{ ref('int_campaign_events_deduplicated') }}
+),
+{% if is_incremental() %}
+watermarks as (
+    -- per arrival channel: webhook received_at and file loaded_at are different clocks
+    select
+        {{ dbt.dateadd('hour', -lookback_hours, 'max(ledger_updated_at)') }} as sends_from,
+        {{ dbt.dateadd('hour', -lookback_hours, 'max(last_webhook_received_at)') }} as webhook_from,
+        {{ dbt.dateadd('hour', -lookback_hours, 'max(last_file_loaded_at)') }} as file_from
+    from {{ this }}
+),
+
+changed_sends as (
+    select organization_id, send_id from all_sends
+    where (select sends_from from watermarks) is null or updated_at >= (select sends_from from watermarks)
+    union
+    select organization_id, send_id from all_events
+    where
+        {%- for source in ['webhook', 'file'] %}
+        (arrived_via = '{{ source }}' and (
+            (select {{ source }}_from from watermarks) is null
+            or received_at >= (select {{ source }}_from from watermarks)))
+        {{- ' or' if not loop.last }}
+        {%- endfor %}
+),
+{% endif %}
+sends as (
+    select * from all_sends
+    {%- if is_incremental() %}
+    where exists (
+        select 1 from changed_sends
+        where changed_sends.organization_id = all_sends.organization_id and changed_sends.send_id = all_sends.send_id
+    )
+    {%- endif %}
+),
+
+events as (
+    select * from all_events
+    {%- if is_incremental() %}
+    where exists (
+        select 1 from changed_sends
+        where changed_sends.organization_id = all_events.organization_id and changed_sends.send_id = all_events.send_id
+    )
+    {%- endif %}
 ),
 
 outcomes as (
@@ -29,7 +84,9 @@ outcomes as (
         min(case when event_type = 'clicked' and is_bot_click then occurred_at end) as bot_clicked_at,
         min(case when event_type = 'unsubscribed' then occurred_at end) as unsubscribed_at,
         min(case when event_type = 'complained' then occurred_at end) as complained_at,
-        min(case when event_type = 'failed' then occurred_at end) as failed_event_at
+        min(case when event_type = 'failed' then occurred_at end) as failed_event_at,
+        max(case when arrived_via = 'webhook' then received_at end) as last_webhook_received_at,
+        max(case when arrived_via = 'file' then received_at end) as last_file_loaded_at
     from events
     group by organization_id, send_id
 )
@@ -67,7 +124,10 @@ select
     case
         when outcomes.failed_event_at is not null then outcomes.failed_event_at
         when sends.send_status = 'failed' then sends.updated_at
-    end as failed_at
+    end as failed_at,
+    sends.updated_at as ledger_updated_at,
+    outcomes.last_webhook_received_at,
+    outcomes.last_file_loaded_at
 from sends
 left join outcomes
     on sends.organization_id = outcomes.organization_id
