@@ -33,7 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 SMS_RATE = 5.0  # messages/s per sender for the rate check (production default is 1/s)
 SMS_SENDERS = ["+14155550100", "+14155550101"]
 SMS_MESSAGES = 30
-SEND_PROCESSES = 2  # sender processes (RunOptions.processes): one per core of the benchmark machine
+SEND_PROCESSES = int(os.environ.get("BENCH_ACTIVATION_PROCESSES", "2"))  # RunOptions.processes: one per core here
+IN_FLIGHT = int(os.environ.get("BENCH_ACTIVATION_IN_FLIGHT", "4"))  # RunOptions.max_in_flight per sender process
 
 
 def _log(message: str) -> None:
@@ -160,7 +161,7 @@ def _campaign_child(campaign_id: int, org: int, conn) -> None:
 
     started, cpu_started = time.perf_counter(), _own_and_children_cpu()
     report = run_campaign(campaign_id, OrgId(org),
-                          options=RunOptions(batch_size=1000, max_in_flight=4, processes=SEND_PROCESSES))
+                          options=RunOptions(batch_size=1000, max_in_flight=IN_FLIGHT, processes=SEND_PROCESSES))
     elapsed, cpu = time.perf_counter() - started, _own_and_children_cpu() - cpu_started
     conn.send({"elapsed": elapsed, "cpu": cpu, "sent": report.sent, "targeted": report.targeted, "status": report.status,
                "excluded": report.excluded, "held_out": report.held_out, "errors": report.errors[:3],
@@ -389,6 +390,7 @@ def measure(recipients: int, loop_sample: int) -> dict:
         "calibration_cpu_us": round(calibration[0], 1),
         "calibration_wall_us": round(calibration[1], 1),
         "send_processes": SEND_PROCESSES,
+        "max_in_flight": IN_FLIGHT,
         "load_average_1m_during_campaign": round(campaign_load, 2),  # mean of the 0.2 s samples
     }
     rows = [
