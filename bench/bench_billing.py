@@ -33,21 +33,28 @@ BILLING_MODELS = ("int_billing_sends_deduplicated", "int_billing_plan_intervals"
 ZONES = ["America/New_York", "Europe/London", "Europe/Madrid", "Australia/Sydney", "Asia/Tokyo", "America/Sao_Paulo"]
 
 
-def _raw_tables(folder: Path) -> str:
-    """A DuckDB warehouse whose raw schema the real replication created (one real tenant in it)."""
+def replicated_raw_schema(warehouse_url: str, folder: Path) -> None:
+    """Create the raw schema in ``warehouse_url`` with the real replication of a migrated operational
+    DB (one real tenant in it), so column types are the production ones."""
     from beacon.schema import migrate
     from beacon.schema.db import make_engine, session_scope
     from beacon.store.organizations import create_organization
     from ingestion.replication import replicate
 
-    op_url, warehouse = f"sqlite:///{folder / 'beacon.db'}", folder / "warehouse.duckdb"
+    op_url = f"sqlite:///{folder / 'beacon.db'}"
     migrate.upgrade(op_url)
     engine = make_engine(op_url)
     with session_scope(engine) as session:
         create_organization(session, type_code="saas", name="Seed", slug="seed")
     engine.dispose()
     os.environ["BEACON_HOME"] = str(folder / "home")
-    replicate(op_url, f"duckdb:///{warehouse}", pipelines_dir=folder / "dlt")
+    replicate(op_url, warehouse_url, pipelines_dir=folder / "dlt")
+
+
+def _raw_tables(folder: Path) -> str:
+    """A DuckDB warehouse whose raw schema the real replication created."""
+    warehouse = folder / "warehouse.duckdb"
+    replicated_raw_schema(f"duckdb:///{warehouse}", folder)
     return str(warehouse)
 
 

@@ -293,19 +293,9 @@ def _postgres_warehouse(raw: Path, folder: Path) -> tuple[str, float]:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = PG_SERVER.rsplit("/", 1)[0] + "/" + name
-    from beacon.schema import migrate
-    from beacon.schema.db import make_engine, session_scope
-    from beacon.store.organizations import create_organization
-    from ingestion.replication import replicate
+    from bench.bench_billing import replicated_raw_schema
 
-    op_url = f"sqlite:///{folder / 'beacon.db'}"
-    migrate.upgrade(op_url)
-    engine = make_engine(op_url)
-    with session_scope(engine) as session:
-        create_organization(session, type_code="saas", name="Seed", slug="seed")
-    engine.dispose()
-    os.environ["BEACON_HOME"] = str(folder / "home")
-    replicate(op_url, url, pipelines_dir=folder / "dlt")
+    replicated_raw_schema(url, folder)
     started = time.perf_counter()
     src = duckdb.connect(str(raw), read_only=True)
     with psycopg.connect(url) as conn:

@@ -18,15 +18,9 @@ import json
 import pytest
 from sqlalchemy import text
 
-from beacon.generate.config import GenerateConfig
-from beacon.generate.pipeline import generate
 from beacon.warehouse import warehouse_engine
-from ingestion.files.inbox import load_inbox
-from ingestion.files.loader import SENDGRID, TWILIO
-from ingestion.replication import replicate
-from tests.conftest import _create_pg_database, _drop_pg_database, _server_url_for
 from tests.dbt.conftest import run_dbt_build
-from tests.dbt.test_marts_campaigns import CAMPAIGN_MODELS, PARENT_TESTS, _load_campaign_month_orders
+from tests.dbt.test_marts_campaigns import CAMPAIGN_MODELS, PARENT_TESTS, generated_campaign_warehouse
 from tests.dbt.test_marts_customers import _rows
 
 pytestmark = pytest.mark.slow
@@ -107,36 +101,17 @@ def _snapshot(url: str) -> None:
 def built(request, tmp_path_factory, migrated_database) -> str:
     """A warehouse whose campaign models were built, then built incrementally after late events;
     the incremental results are copied to schema incremental_copy, then a full refresh is built."""
-    work = tmp_path_factory.mktemp(f"campaigns_incremental_{request.param}")
-    backend = "sqlite" if request.param == "duckdb" else "postgres"
-    wh_name = None
-    with migrated_database(backend, "campinc") as op_url, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BEACON_HOME", str(work / "home"))
-        if request.param == "duckdb":
-            url = f"duckdb:///{work / 'warehouse.duckdb'}"
-        else:
-            server = request.getfixturevalue("pg_server")
-            wh_name = _create_pg_database(server, "beacon_campinc_wh")
-            url = _server_url_for(wh_name)
-        try:
-            generate(GenerateConfig(database_url=op_url, out=work / "gen", scale="tiny"))
-            replicate(op_url, url, pipelines_dir=work / "dlt")
-            loaded = load_inbox(work / "gen" / "inbox", warehouse_url=url, op_db_url=op_url, kinds=(SENDGRID, TWILIO))
-            assert loaded and all(r.rows_quarantined == 0 for r in loaded)
-            _load_campaign_month_orders(work / "gen" / "inbox", url, op_url)
-            build = ("--exclude", *PARENT_TESTS)
-            _hold_back(url)
-            run_dbt_build(url, work, CAMPAIGN_MODELS, None, *build)
-            _arrive(url, postgres=request.param == "postgres")
-            run_dbt_build(url, work, CAMPAIGN_MODELS, None, *build)
-            results = json.loads((work / "dbt_target" / "run_results.json").read_text())["results"]
-            compiled = {r["unique_id"].rsplit(".", 1)[-1]: r.get("compiled_code") or "" for r in results}
-            _snapshot(url)
-            run_dbt_build(url, work, CAMPAIGN_MODELS, None, *build, "--full-refresh")
-            yield url, compiled
-        finally:
-            if wh_name:
-                _drop_pg_database(request.getfixturevalue("pg_server"), wh_name)
+    with generated_campaign_warehouse(request, tmp_path_factory, migrated_database, "campinc") as (work, _, url):
+        build = ("--exclude", *PARENT_TESTS)
+        _hold_back(url)
+        run_dbt_build(url, work, CAMPAIGN_MODELS, None, *build)
+        _arrive(url, postgres=request.param == "postgres")
+        run_dbt_build(url, work, CAMPAIGN_MODELS, None, *build)
+        results = json.loads((work / "dbt_target" / "run_results.json").read_text())["results"]
+        compiled = {r["unique_id"].rsplit(".", 1)[-1]: r.get("compiled_code") or "" for r in results}
+        _snapshot(url)
+        run_dbt_build(url, work, CAMPAIGN_MODELS, None, *build, "--full-refresh")
+        yield url, compiled
 
 
 @pytest.mark.parametrize("schema,model", [(s, m) for s, models in COMPARED.items() for m in models])

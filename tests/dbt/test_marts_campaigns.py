@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,19 +75,20 @@ def _rows_op_campaign_starts(warehouse_url: str) -> list[tuple[str, datetime]]:
     )
 
 
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def built(request, tmp_path_factory, migrated_database) -> tuple[str, str]:
-    """(operational DB, warehouse) with generated data loaded and the campaign marts built."""
-    work = tmp_path_factory.mktemp(f"campaigns_{request.param}")
+@contextmanager
+def generated_campaign_warehouse(request, tmp_path_factory, migrated_database, prefix: str) -> Iterator[tuple[Path, str, str]]:
+    """(work folder, operational DB, warehouse) of the tiny generated data, replicated with its
+    provider event files and campaign-month orders loaded; the warehouse is ``request.param``."""
+    work = tmp_path_factory.mktemp(f"{prefix}_{request.param}")
     backend = "sqlite" if request.param == "duckdb" else "postgres"
     wh_name = None
-    with migrated_database(backend, "camp") as op_url, pytest.MonkeyPatch.context() as mp:
+    with migrated_database(backend, prefix) as op_url, pytest.MonkeyPatch.context() as mp:
         mp.setenv("BEACON_HOME", str(work / "home"))
         if request.param == "duckdb":
             warehouse_url = f"duckdb:///{work / 'warehouse.duckdb'}"
         else:
             server = request.getfixturevalue("pg_server")
-            wh_name = _create_pg_database(server, "beacon_camp_wh")
+            wh_name = _create_pg_database(server, f"beacon_{prefix}_wh")
             warehouse_url = _server_url_for(wh_name)
         try:
             generate(GenerateConfig(database_url=op_url, out=work / "gen", scale="tiny"))
@@ -93,11 +96,18 @@ def built(request, tmp_path_factory, migrated_database) -> tuple[str, str]:
             events = load_inbox(work / "gen" / "inbox", warehouse_url=warehouse_url, op_db_url=op_url, kinds=(SENDGRID, TWILIO))
             assert events and all(r.rows_quarantined == 0 for r in events)
             _load_campaign_month_orders(work / "gen" / "inbox", warehouse_url, op_url)
-            run_dbt_build(warehouse_url, work, CAMPAIGN_MODELS, None, "--exclude", *PARENT_TESTS)
-            yield op_url, warehouse_url
+            yield work, op_url, warehouse_url
         finally:
             if wh_name:
                 _drop_pg_database(request.getfixturevalue("pg_server"), wh_name)
+
+
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def built(request, tmp_path_factory, migrated_database) -> Iterator[tuple[str, str]]:
+    """(operational DB, warehouse) with generated data loaded and the campaign marts built."""
+    with generated_campaign_warehouse(request, tmp_path_factory, migrated_database, "camp") as (work, op_url, warehouse_url):
+        run_dbt_build(warehouse_url, work, CAMPAIGN_MODELS, None, "--exclude", *PARENT_TESTS)
+        yield op_url, warehouse_url
 
 
 @pytest.fixture(scope="module")
