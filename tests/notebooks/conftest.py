@@ -17,9 +17,9 @@ AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 def _built_warehouses(request, tmp_path_factory, migrated_database):
     """Back end -> BEACON_* environment of its built warehouse, built on first use.
 
-    A cache rather than a session fixture parametrized by back end: pytest tears such a fixture down
-    and builds it again whenever consecutive tests alternate between its params (measured: four
-    builds instead of two, about 6 minutes of the suite)."""
+    A cache rather than a session fixture parametrized by back end, which pytest tears down and
+    builds again whenever consecutive tests alternate between its params. Under xdist each worker
+    that runs these tests still builds its own (the suite's runs show both workers taking some)."""
     built: dict[str, dict[str, str]] = {}
     with ExitStack() as stack:
 
