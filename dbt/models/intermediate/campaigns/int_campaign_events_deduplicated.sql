@@ -30,14 +30,6 @@
 {%- set machine_agents = var('campaign_machine_open_user_agents', ['Mozilla/5.0']) %}
 {%- set bot_patterns = var('campaign_bot_user_agent_patterns', ['barracuda', 'mimecast', 'proofpoint', 'bot', 'scanner']) %}
 {%- set lookback_hours = var('campaign_events_lookback_hours', 72) | int %}
-{%- set changed_only %}
-    {%- if is_incremental() %}
-        and exists (
-            select 1 from changed_sends
-            where changed_sends.organization_id = staged.organization_id and changed_sends.send_id = staged.send_id
-        )
-    {%- endif %}
-{%- endset %}
 
 with
 {%- if is_incremental() %}
@@ -85,7 +77,7 @@ operational_events as (
     from {{ ref('stg_beacon__events') }} as staged
     where send_id is not null
         and event_type in {{ kinds }}
-        {{- changed_only }}
+        and {{ only_changed_sends('staged') }}
 ),
 
 file_events as (
@@ -106,7 +98,7 @@ file_events as (
     from {{ ref('stg_files__provider_events') }} as staged
     where send_id is not null
         and event_type in {{ kinds }}
-        {{- changed_only }}
+        and {{ only_changed_sends('staged') }}
 ),
 
 all_events as (

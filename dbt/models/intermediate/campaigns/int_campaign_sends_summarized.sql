@@ -52,22 +52,12 @@ changed_sends as (
 {% endif %}
 sends as (
     select * from all_sends
-    {%- if is_incremental() %}
-    where exists (
-        select 1 from changed_sends
-        where changed_sends.organization_id = all_sends.organization_id and changed_sends.send_id = all_sends.send_id
-    )
-    {%- endif %}
+    where {{ only_changed_sends('all_sends') }}
 ),
 
 events as (
     select * from all_events
-    {%- if is_incremental() %}
-    where exists (
-        select 1 from changed_sends
-        where changed_sends.organization_id = all_events.organization_id and changed_sends.send_id = all_events.send_id
-    )
-    {%- endif %}
+    where {{ only_changed_sends('all_events') }}
 ),
 
 outcomes as (
