@@ -198,7 +198,7 @@ def test_a_row_the_database_refuses_fails_only_its_own_request(monkeypatch):
     poisoned, good = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
     written: list[list[uuid.UUID]] = []
 
-    def write_hits(_factory, hits):
+    def write_hits(_factory, hits, _connection=None):
         ids = [h.send_id for h in hits]
         if poisoned in ids:
             raise IntegrityError("INSERT", {}, Exception("refused"))
@@ -216,3 +216,61 @@ def test_a_row_the_database_refuses_fails_only_its_own_request(monkeypatch):
     first, refused, last = asyncio.run(run())
     assert first is True and last is True and isinstance(refused, IntegrityError)
     assert sorted(written) == sorted([[good[0]], [good[1]]]), "the refused batch was retried one hit at a time"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_writer_stores_rows_as_the_orm_does_keeps_its_connection_and_reopens_it_after_a_failure(
+        backend, migrated_database):
+    """The fast path's writer goes below SQLAlchemy's execution layer (api/tracking/event_writer.py)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+
+    from api.tracking.event_writer import Hit, KeptConnection, write_hits
+    from bench._tracking_setup import seed_sends
+    from beacon.schema.db import make_engine, session_factory
+    from beacon.schema.models import Channel, EventType, Send
+
+    with migrated_database(backend, "tracking_writer") as url:
+        sends = seed_sends(url, 4, NEW_KEYS)
+        engine = make_engine(url)
+        factory, kept = session_factory(engine), KeptConnection()
+        at = datetime(2026, 11, 24, 1, 2, 3, 456789, tzinfo=UTC)
+        payload = {"user_agent": "Mozilla/5.0 (Mäc)", "ip": None, "machine_open": True}
+        hits = [Hit(sends[0].send_id, EventType.opened, at, "open:fast", payload),
+                Hit(uuid.uuid4(), EventType.opened, at, "open:ghost", payload),
+                Hit(sends[1].send_id, EventType.clicked, at, "click:fast", {"url": "https://x.example/?a=1&b=é"})]
+        assert write_hits(factory, hits, kept) == [True, False, True]
+        connection = kept.connection
+        assert write_hits(factory, [Hit(sends[2].send_id, EventType.opened, at, "open:2", {})], kept) == [True]
+        assert kept.connection is connection, "one connection for the writer's life, not one per batch"
+
+        with factory() as session:  # the same hit through the ORM, for comparison byte for byte
+            send = session.scalars(select(Send).where(Send.send_id == sends[0].send_id)).one()
+            session.add(Event(organization_id=send.organization_id, event_type=EventType.opened, occurred_at=at,
+                              provider="beacon", provider_event_id="open:orm", send_id=send.send_id,
+                              contact_id=send.contact_id, channel=Channel.email, payload=payload))
+            session.commit()
+        columns = "organization_id, event_type, occurred_at, send_id, contact_id, channel, provider, payload"
+        with engine.connect() as conn:
+            stored = {r[0]: tuple(r[1:]) for r in conn.execute(text(
+                f"SELECT provider_event_id, {columns} FROM events WHERE provider_event_id IN ('open:fast', 'open:orm')"))}
+            assert stored["open:fast"] == stored["open:orm"]
+            assert conn.scalar(text("SELECT count(*) FROM events WHERE provider_event_id = 'open:ghost'")) == 0
+
+        with pytest.raises(IntegrityError):  # the same provider event id again: refused as SQLAlchemy would say it
+            write_hits(factory, [Hit(sends[3].send_id, EventType.opened, at, "open:fast", {})], kept)
+        assert kept.connection is None, "a failed batch's connection is never reused"
+        assert write_hits(factory, [Hit(sends[3].send_id, EventType.opened, at, "open:3", {})], kept) == [True]
+        if backend == "postgres":  # the server drops the kept connection: one batch fails, the next reconnects
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            with pytest.raises(DBAPIError):
+                write_hits(factory, [Hit(sends[3].send_id, EventType.opened, at, "open:4", {})], kept)
+            assert write_hits(factory, [Hit(sends[3].send_id, EventType.opened, at, "open:5", {})], kept) == [True]
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM events")) == (6 if backend == "postgres" else 5)
+        kept.close()
+        engine.dispose()
