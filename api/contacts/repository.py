@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import cast, delete, func, literal, or_, select, text, update
+from sqlalchemy import and_, cast, delete, func, literal, literal_column, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from beacon.schema.models import Contact, ContactStatus, ContactType, Event, ListMember, Send, Suppression
@@ -44,6 +44,23 @@ def _has_tag(session: Session, tag: str):
     return text("EXISTS (SELECT 1 FROM json_each(contacts.tags) WHERE json_each.value = :tag)").bindparams(tag=tag)
 
 
+# Spelled with inline constants, exactly as the trigram index of migration 0008 is, so PostgreSQL uses it.
+_FULL_NAME = func.lower(func.coalesce(Contact.first_name, literal_column("''")).op("||")(literal_column("' '"))
+                        .op("||")(func.coalesce(Contact.last_name, literal_column("''"))))
+
+
+def _matches(session: Session, q: str):
+    """``q`` is a substring of the normalised email or of "first last" (case-insensitive)."""
+    pattern = "%" + like_escape(q.lower()) + "%"
+    like = or_(Contact.email_normalized.like(pattern, escape="\\"), _FULL_NAME.like(pattern, escape="\\"))
+    if session.get_bind().dialect.name != "sqlite" or len(q) < 3:  # FTS5 trigrams need 3 characters
+        return like
+    # SQLite: the FTS5 trigram table (migration 0008) finds the candidates; the LIKE keeps results exact.
+    phrase = '"' + q.replace('"', '""') + '"'
+    candidates = text("SELECT rowid FROM contacts_search WHERE contacts_search MATCH :phrase").bindparams(phrase=phrase)
+    return and_(Contact.id.in_(candidates), like)
+
+
 def like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -71,9 +88,7 @@ def page(session: Session, org: OrgId, *, after_id: int | None, limit: int, stat
     if tag is not None:
         query = query.where(_has_tag(session, tag))
     if q:
-        pattern = "%" + like_escape(q.lower()) + "%"
-        full_name = func.lower(func.coalesce(Contact.first_name, "") + " " + func.coalesce(Contact.last_name, ""))
-        query = query.where(or_(Contact.email_normalized.like(pattern, escape="\\"), full_name.like(pattern, escape="\\")))
+        query = query.where(_matches(session, q))
     if after_id is not None:
         query = query.where(Contact.id > after_id)
     return list(session.execute(query.order_by(Contact.id).limit(limit + 1)))

@@ -20,6 +20,8 @@ from beacon.schema.models import Contact, ContactStatus
 from beacon.tenancy import OrgId
 
 CONTACTS = Contact.__table__
+# What contact search matches besides the email (migration 0008 indexes it; api/contacts/repository.py queries it).
+SEARCH_NAME = "coalesce(first_name, '') || ' ' || coalesce(last_name, '')"
 
 # Columns a caller may give, with the value used when a row leaves one out. Every row of one
 # executemany must carry the same keys, so missing ones are filled here rather than by the DB.
@@ -115,6 +117,7 @@ def insert_contacts(
     postgres = conn.dialect.name == "postgresql"
     columns = (["id"] if postgres else []) + ["organization_id", "email_normalized", *DEFAULTS]
     bulk = BulkInsert(conn, CONTACTS, columns)
+    search_index = not postgres and _has_search_index(conn)
     now = datetime.now(UTC)
     ids: list[int] = []
     position = 0
@@ -131,10 +134,36 @@ def insert_contacts(
                 row["id"] = id_
             bulk.execute(prepared)
             ids.extend(block)
+        elif search_index:
+            ids.extend(_insert_indexing_in_bulk(conn, bulk, prepared))
         else:
             bulk.execute(prepared)
             ids.extend(_sqlite_ids(conn, len(prepared)))
     return ids if return_ids else []
+
+
+def _has_search_index(conn: Connection) -> bool:
+    return conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'contacts_search_paused'").first() is not None
+
+
+def _insert_indexing_in_bulk(conn: Connection, bulk: BulkInsert, prepared: list[dict]) -> range:
+    """SQLite: insert a chunk with the contact search's per-row trigger paused, then index it in one statement.
+
+    The FTS5 trigram index of migration 0008 is kept by triggers; row by row, its insert trigger
+    measured ~65 µs a contact (271k -> 14k rows/s in a bare table), one INSERT ... SELECT per chunk
+    ~12 µs (65k rows/s). The pause is a row in ``contacts_search_paused``, inside this transaction
+    only (SQLite has one writer), and is always removed.
+    """
+    conn.exec_driver_sql("INSERT INTO contacts_search_paused (paused) VALUES (1)")
+    try:
+        bulk.execute(prepared)
+        ids = _sqlite_ids(conn, len(prepared))
+        conn.exec_driver_sql(f"INSERT INTO contacts_search (rowid, email, name) SELECT id, email_normalized, {SEARCH_NAME} "
+                             "FROM contacts WHERE id BETWEEN ? AND ?", (ids.start, ids.stop - 1))
+    finally:
+        conn.exec_driver_sql("DELETE FROM contacts_search_paused")
+    return ids
 
 
 _MEMOIZABLE = frozenset({type(None), bool, int, str, datetime})

@@ -109,3 +109,46 @@ def test_list_items_are_the_same_documents_as_single_reads(client, tenant_a, ten
     assert listed.json() == {"items": [client.get(f"/v1/contacts/{i}", headers=h).json() for i in ids], "next_cursor": None}
     first = listed.json()["items"][0]
     assert first["contact_type"] == "customer" and first["created_at"].endswith("Z") and first["custom_fields"]["note"] == "é"
+
+
+def test_search_finds_substrings_by_trigram_index_and_follows_edits_erasure_and_deletes(client, db, tenant_a, tenant_b):
+    """``q`` through the trigram index of migration 0008 (FTS5 on SQLite, pg_trgm on PostgreSQL)."""
+    from api.contacts.repository import _matches
+    from beacon.schema.models import Contact
+
+    h = tenant_a.headers()
+    made = [client.post("/v1/contacts", json=body, headers=h).json() for body in (
+        {"email": "zq@example.org", "first_name": "Zoe", "last_name": "Quartermain"},
+        {"email": "quinn@example.org", "first_name": "Quinn", "last_name": "Smith"},
+        {"email": "quartz.fan@example.org"})]
+    client.post("/v1/contacts", json={"email": "quartermain@example.net", "first_name": "Other"},
+                headers=tenant_b.headers())
+
+    def emails(q):
+        response = client.get("/v1/contacts", params={"q": q}, headers=h)
+        assert response.status_code == 200, response.text
+        return [c["email"] for c in response.json()["items"]]
+
+    assert emails("QUART") == ["zq@example.org", "quartz.fan@example.org"], "name or email, any case, own tenant only"
+    assert emails("zoe quar") == ["zq@example.org"], "across first and last name"
+    assert emails("qu") == ["zq@example.org", "quinn@example.org", "quartz.fan@example.org"], "shorter than a trigram"
+    assert emails('"quart') == [] and emails("qu*") == [] and emails("a%") == [], "quotes, FTS syntax and LIKE wildcards are literal"
+
+    client.patch(f"/v1/contacts/{made[0]['id']}", json={"last_name": "Moss"}, headers=h)
+    assert emails("quarterm") == [] and emails("zoe moss") == ["zq@example.org"], "an edit reaches the index"
+    client.post(f"/v1/contacts/{made[2]['id']}/erase", headers=h)
+    assert emails("quartz") == [], "erased personal data is not searchable"
+    client.delete(f"/v1/contacts/{made[0]['id']}", headers=h)
+    assert emails("moss") == []
+
+    with db() as session:  # the index serves the search (tiny tables: PostgreSQL is told to avoid scans)
+        dialect = session.get_bind().dialect
+        query = select(Contact.id).where(_matches(session, "smith"))
+        sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        if dialect.name == "sqlite":
+            plan = " ".join(str(r[-1]) for r in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "contacts_search VIRTUAL TABLE INDEX" in plan, plan
+        else:
+            session.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = " ".join(r[0] for r in session.connection().exec_driver_sql(f"EXPLAIN {sql}"))
+            assert "ix_contacts_search_name" in plan and "ix_contacts_search_email" in plan, plan

@@ -87,3 +87,29 @@ def test_normalise_email():
     assert normalise_email("  Ann@X.IO ") == ("Ann@X.IO", "ann@x.io")
     assert normalise_email("   ") == (None, None)
     assert normalise_email(None) == (None, None)
+
+
+def test_bulk_inserts_are_searchable_and_never_leave_the_search_trigger_paused(engine):
+    """SQLite's contact search index (migration 0008) is filled a chunk at a time by the bulk insert,
+    row by row by its trigger otherwise; a failed chunk leaves the trigger running."""
+    if engine.dialect.name == "postgresql":  # PostgreSQL indexes the contacts table itself: nothing to keep
+        with engine.connect() as conn:
+            names = set(conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'contacts'").scalars())
+        assert {"ix_contacts_search_email", "ix_contacts_search_name"} <= names
+        return
+    a, _ = _orgs(engine)
+    rows = ({"email": f"bulk{i}@x.io", "first_name": "Zed", "last_name": f"Quill{i}"} for i in range(9))
+    with session_scope(engine) as session:
+        ids = insert_contacts(session, a, rows, chunk_size=4)
+    with pytest.raises(IntegrityError):
+        with session_scope(engine) as session:
+            insert_contacts(session, a, [{"email": "new@x.io"}, {"email": "BULK1@x.io"}])
+    with session_scope(engine) as session:
+        session.add(Contact(organization_id=a, email="orm@x.io", email_normalized="orm@x.io", first_name="Zed"))
+        session.flush()
+        indexed = dict(session.connection().exec_driver_sql("SELECT rowid, name FROM contacts_search").all())
+        assert session.connection().exec_driver_sql("SELECT count(*) FROM contacts_search_paused").scalar() == 0
+        orm_id = session.scalar(select(Contact.id).where(Contact.email_normalized == "orm@x.io"))
+    assert {i: indexed[i] for i in ids} == {id_: f"Zed Quill{n}" for n, id_ in enumerate(ids)}
+    assert indexed[orm_id] == "Zed ", "an insert outside the bulk path goes through the trigger"
+    assert len(indexed) == len(ids) + 1, "the refused chunk indexed nothing"

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import pool
 
 from beacon.schema.db import make_engine
+from beacon.schema.migrate import modelled
 from beacon.schema.models import Base
 
 config = context.config
@@ -26,6 +27,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=modelled,
     )
     with context.begin_transaction():
         context.run_migrations()
