@@ -9,7 +9,8 @@ value through its column type's own bind processor), so rows are stored exactly 
 them (tested).
 
 The connection is kept for the writer thread's life when the session factory is bound to an engine
-(the server: no pool checkout or pre-ping per batch), and dropped after any failure. A factory bound
+(the server: no pool checkout or pre-ping per batch), and dropped after any failure; a batch that
+finds it dead (the server restarted or timed it out) is written once more on a new one. A factory bound
 to a connection (the tests' rolled-back transaction) is used as it is, through a Session.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 from beacon.schema.models import Event, EventType, Send
 from beacon.store.contacts import BulkInsert
@@ -90,15 +92,28 @@ class KeptConnection:
         if self.engine is not engine:
             self.close()
             self.engine = engine
-        if self.connection is None:
-            self.connection = engine.connect()
-            self.insert = BulkInsert(self.connection, _EVENTS, _INSERTED)
-        try:
-            with self.connection.begin():
-                return write_batch(self.connection, hits, self.insert)
-        except BaseException:
-            self.close(invalidate=True)  # a broken or half-done connection is never reused
-            raise
+        while True:
+            reused = self.connection is not None
+            if not reused:
+                self.connection = engine.connect()
+                self.insert = BulkInsert(self.connection, _EVENTS, _INSERTED)
+            try:
+                transaction = self.connection.begin()
+                outcome = write_batch(self.connection, hits, self.insert)
+            except DBAPIError as exc:
+                self.close(invalidate=True)
+                if reused and exc.connection_invalidated:
+                    continue  # the kept connection died while idle (server restart, timeout): nothing was written
+                raise
+            except BaseException:
+                self.close(invalidate=True)  # a half-done connection is never reused
+                raise
+            try:
+                transaction.commit()  # a failure here is not retried: the commit may have happened
+            except BaseException:
+                self.close(invalidate=True)
+                raise
+            return outcome
 
     def close(self, *, invalidate: bool = False) -> None:
         if self.connection is not None:
