@@ -104,8 +104,8 @@ _PLANNING_COLUMNS = (
 # The contact columns templates may print (the API preview passes the same names).
 CONTACT_FIELDS = ("id", "first_name", "last_name", "email", "phone", "city", "region", "country", "timezone",
                   "language", "external_id", "custom_fields", "tags")
-_JSON_DEFAULTS = {"custom_fields": dict, "tags": list}
-JSON_FIELDS = frozenset(_JSON_DEFAULTS)  # the contact columns stored as JSON
+JSON_DEFAULTS = {"custom_fields": dict, "tags": list}  # the contact columns stored as JSON, and their empty value
+JSON_FIELDS = frozenset(JSON_DEFAULTS)
 
 
 def load_recipients(conn: Connection, org: OrgId, contact_ids: list[int], channel: Channel) -> Iterator[Recipient]:
@@ -156,7 +156,7 @@ def field_columns(names: Iterable[str]) -> list[str]:
 def contact_fields(values: Iterable[Any], names: list[str]) -> dict[str, Any]:
     """What templates see as ``contact``: the selected columns by name."""
     fields = dict(zip(names, values))
-    for name, empty in _JSON_DEFAULTS.items():
+    for name, empty in JSON_DEFAULTS.items():
         if name in fields and fields[name] is None:
             fields[name] = empty()
     return fields

@@ -19,6 +19,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, nodes
@@ -386,10 +387,14 @@ def substitutions(content: CompiledContent, fields: dict[str, Any], links: Track
     subs[UNSUB_KEY] = links.unsubscribe
     if content.add_tracking:
         subs[OPEN_KEY] = links.open_pixel
+        # then so is every click URL (the token is URL-safe base64 and dots): no escape() per link,
+        # ~2 µs per recipient with two links (measured: 21.4 -> 19.4 µs per substitutions call)
+        plain = _escape_free(links.base_url)
         for key, destination, static in plan.links:
             if static is not None:
                 try:
-                    subs[key] = str(escape(links.click(static)))
+                    url = links.click(static)
+                    subs[key] = url if plain else str(escape(url))
                 except UnsafeDestination:
                     subs[key] = destination
                 continue
@@ -398,6 +403,11 @@ def substitutions(content: CompiledContent, fields: dict[str, Any], links: Track
                 concrete = concrete.replace(hkey, value)
             subs[key] = tracked_href(links, concrete)
     return subs
+
+
+@lru_cache(maxsize=16)
+def _escape_free(base_url: str) -> bool:
+    return str(escape(base_url)) == base_url
 
 
 def apply_substitutions(parts: MessageParts, subs: dict[str, str]) -> MessageParts:
@@ -447,14 +457,35 @@ def new_send_id(org: int, campaign_id: int, contact_id: int, step: int) -> uuid.
     return uuid.UUID(hex=send_id_hex(org, campaign_id, contact_id, step))
 
 
+CONTACT_BITS = 62  # the low 62 bits of an ordered send_id (below the variant bits)
+
+
 def send_id_hex(org: int, campaign_id: int, contact_id: int, step: int) -> str:
-    """``new_send_id(...).hex`` without building the UUID (the planner needs only the hex, once per
-    recipient): uuid.uuid5 spelled out, with the namespace's bytes computed once and the version and
-    variant bits set on the digest's bytes (measured: ~2 µs, uuid5 ~6 µs)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{org}:{campaign_id}:{contact_id}:{step}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    return digest.hex()
+    """``new_send_id(...).hex`` without building the UUID (the planner needs only the hex).
+
+    A UUIDv8 that sorts by (campaign step, contact): 60 bits of sha1(namespace, org, campaign, step)
+    around the version nibble, then the variant bits, then the contact id. The send_id index and the
+    ``sent`` events' keys (``sent:{send_id}``, (organization, send_id)) then take a batch of contacts
+    as one run of neighbouring entries; uuid5's random ids put each row on its own B-tree page, so
+    every commit rewrote ~1,000 pages per index (measured: CPU per recipient 135 -> 105 µs at 200k,
+    154 -> 93 µs at 1M; py-spy at 100k: the senders' time in ledger writes 13.9 -> 5.3 s).
+    As unique as uuid5 in practice: one campaign step's contacts differ in the low bits; two steps
+    would need the same 60-bit hash and a shared contact, and the primary key would refuse such a row
+    loudly. Contact ids beyond 62 bits keep uuid5 (another version: never equal to a v8 id)."""
+    if not 0 <= contact_id < 1 << CONTACT_BITS:
+        return _uuid5_hex(org, campaign_id, contact_id, step)
+    return f"{_campaign_prefix(org, campaign_id, step) | contact_id:032x}"
+
+
+@lru_cache(maxsize=256)
+def _campaign_prefix(org: int, campaign_id: int, step: int) -> int:
+    """The high 66 bits of a (campaign, step)'s ordered send_ids: hash, version 8, variant 0b10."""
+    h = int.from_bytes(hashlib.sha1(_NAMESPACE_BYTES + f"{org}:{campaign_id}:{step}".encode()).digest()[:8], "big") >> 4
+    return ((h >> 12) << 80) | (0x8 << 76) | ((h & 0xFFF) << 64) | (0b10 << 62)
+
+
+def _uuid5_hex(org: int, campaign_id: int, contact_id: int, step: int) -> str:
+    return uuid.uuid5(_NAMESPACE, f"{org}:{campaign_id}:{contact_id}:{step}").hex
 
 
 _NAMESPACE = uuid.UUID("6f1c3a52-9a3e-4c2b-8d0e-2f4b9c7a1e10")

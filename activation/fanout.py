@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from activation import ledger
 from activation.send import Outcome, Sender
 from beacon.schema.db import make_engine
 from beacon.schema.models import Channel
@@ -39,7 +40,8 @@ def send(engine: Engine, ctx: Any, organization: Any, *, mailer: Any, texter: An
     """Reconcile, then send the pending rows with ``options.processes`` senders (one if it cannot fan out)."""
     first = Sender(engine, ctx, organization, mailer=mailer, texter=texter, options=options)
     if not can_fan_out(engine, ctx, options.processes):
-        return first.run()
+        with ledger.sqlite_checkpoints_aside(engine):
+            return first.run()
     first.run_reconcile()
     outcome = first.outcome
     context = multiprocessing.get_context("fork")
@@ -56,6 +58,12 @@ def send(engine: Engine, ctx: Any, organization: Any, *, mailer: Any, texter: An
         proc.start()
         send_end.close()
         children.append((k, proc, receive))
+    with ledger.sqlite_checkpoints_aside(engine):  # started after the forks: no thread or connection is inherited
+        _collect(children, outcome, stop)
+    return outcome
+
+
+def _collect(children: list, outcome: Outcome, stop: Any) -> None:
     for k, proc, receive in children:
         try:
             part = receive.recv()
@@ -68,7 +76,6 @@ def send(engine: Engine, ctx: Any, organization: Any, *, mailer: Any, texter: An
         outcome.reconciled += part.reconciled
         outcome.fatal = outcome.fatal or part.fatal
         outcome.errors.extend(part.errors)
-    return outcome
 
 
 def _child(partition: tuple[int, int], parent: int, url: str, ctx: Any, organization: Any, mailer: Any, texter: Any,

@@ -8,13 +8,15 @@ message id, the ``sent`` event in the same transaction) or ``failed``. ``suppres
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, String, Uuid, and_, bindparam, cast, func, literal, literal_column, select, update
+from sqlalchemy import Connection, Engine, String, Uuid, and_, bindparam, cast, func, literal, literal_column, select, update
 
 from beacon.schema.models import Channel, Event, EventType, Send, SendStatus
 from beacon.tenancy import OrgId
@@ -23,28 +25,66 @@ SENDS = Send.__table__
 EVENTS = Event.__table__
 BATCH_PREFIX = "batch:"
 IN_CHUNK = 1_000
+ROWS_PER_INSERT = 500  # x 13 columns: well within SQLite's 32,766 and PostgreSQL's 65,535 parameters
 
 
 # Page cache of the connection the ledger's writes go through (SQLite's default is 2 MiB). The
-# ledger's random-keyed indexes (send_id, the sent events' ids) outgrow 2 MiB at ~50k recipients;
-# measured at 100k: 139 -> 130 µs of CPU per recipient with 64 MiB, more as the ledger grows.
+# ledger's indexes outgrow 2 MiB at ~50k recipients; measured at 100k while send_ids were random
+# (uuid5): 139 -> 130 µs of CPU per recipient with 64 MiB, more as the ledger grew.
 SQLITE_WRITER_CACHE_KIB = 65_536
+
+
+# WAL frames a writing connection lets pile up before it checkpoints itself (SQLite's default: 1,000).
+# The run's checkpoints go to a thread of their own (:func:`sqlite_checkpoints_aside`): a writer's
+# automatic checkpoint copies pages and fsyncs while the senders' shared write lock is held, ~7 of
+# ~30 µs of serialized ledger time per recipient (measured: claim + sent + events, 1,000-row batches).
+# This limit stays as the safety net for when the thread falls behind.
+SQLITE_WRITER_AUTOCHECKPOINT = 16_384
+SQLITE_CHECKPOINT_EVERY = 0.2  # seconds
 
 
 @contextmanager
 def sqlite_writer_cache(conn: Connection) -> Iterator[None]:
-    """A large page cache on ``conn`` (SQLite only) while it is the run's one writing connection,
-    restored afterwards since the connection goes back to the pool."""
+    """A large page cache and a late automatic checkpoint on ``conn`` (SQLite only) while it is the
+    run's one writing connection, restored afterwards since the connection goes back to the pool."""
     if conn.dialect.name != "sqlite":
         yield
         return
     raw = conn.connection.driver_connection
     before = raw.execute("PRAGMA cache_size").fetchone()[0]
+    checkpoint_before = raw.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
     raw.execute(f"PRAGMA cache_size = -{SQLITE_WRITER_CACHE_KIB}")
+    raw.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_WRITER_AUTOCHECKPOINT}")
     try:
         yield
     finally:
         raw.execute(f"PRAGMA cache_size = {int(before)}")
+        raw.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint_before)}")
+
+
+@contextmanager
+def sqlite_checkpoints_aside(engine: Engine) -> Iterator[None]:
+    """While the block runs, checkpoint the WAL from a thread of its own every
+    ``SQLITE_CHECKPOINT_EVERY`` seconds (PASSIVE: it waits for no reader or writer, and writers go on
+    appending meanwhile), so the writers, whose own checkpoints come late, rarely pay for one."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        yield
+        return
+    done = threading.Event()
+
+    def checkpoint() -> None:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            while not done.wait(SQLITE_CHECKPOINT_EVERY):
+                raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    thread = threading.Thread(target=checkpoint, name="sqlite-checkpoints", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def _placeholder(conn: Connection) -> str:
@@ -107,10 +147,10 @@ class PlannedRows:
         self.status = {s: _bind(conn, SENDS.c.status, s) for s in SendStatus}
         stamp = _bind(conn, SENDS.c.created_at, now)
         self.constants = (int(org), campaign_id, step, _bind(conn, SENDS.c.channel, channel), 0, stamp, stamp)
-        ph = _placeholder(conn)
         columns = [*PLANNED_COLUMNS, "organization_id", "campaign_id", "step", "channel", "attempts", "created_at", "updated_at"]
-        self.sql = (f"INSERT INTO sends ({', '.join(columns)}) VALUES ({', '.join([ph] * len(columns))}) "
-                    "ON CONFLICT (campaign_id, contact_id, step) DO NOTHING")
+        self._insert = f"INSERT INTO sends ({', '.join(columns)}) VALUES "
+        self._values = f"({', '.join([_placeholder(conn)] * len(columns))})"
+        self._statements: dict[int, str] = {}  # rows per statement -> SQL
         self.rows: list[tuple] = []
 
     def add(self, send_id_hex: str, contact_id: int, address: str | None, variant: str | None, status: SendStatus,
@@ -119,10 +159,25 @@ class PlannedRows:
         sid = uuid.UUID(hex=send_id_hex) if self.native_uuid else send_id_hex
         self.rows.append((sid, contact_id, address, variant, self.status[status], error, *self.constants))
 
-    def flush(self, conn: Connection) -> None:
-        if self.rows:
-            conn.exec_driver_sql(self.sql, self.rows)
-            self.rows = []
+    def take(self) -> list[tuple]:
+        """The rows gathered so far (for :meth:`write`); starts a new chunk."""
+        rows, self.rows = self.rows, []
+        return rows
+
+    def write(self, conn: Connection, rows: list[tuple]) -> None:
+        """Insert ``rows`` (rows already in the ledger stay untouched) as multi-row ``VALUES``
+        statements: on SQLite 4.1 µs of CPU per row against 7.4 through executemany (measured, 200k
+        rows), and the driver gives up the GIL once per statement instead of once per row."""
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            part = rows[start : start + ROWS_PER_INSERT]
+            conn.exec_driver_sql(self._sql(len(part)), tuple(chain.from_iterable(part)))
+
+    def _sql(self, count: int) -> str:
+        sql = self._statements.get(count)
+        if sql is None:
+            sql = self._statements[count] = (self._insert + ", ".join([self._values] * count)
+                                             + " ON CONFLICT (campaign_id, contact_id, step) DO NOTHING")
+        return sql
 
 
 def _bind(conn: Connection, column, value: Any) -> Any:
@@ -271,7 +326,10 @@ def _insert_sent_events(conn: Connection, org: OrgId, batch_key: str, *, provide
         _event_id_expr(conn),
         literal({"campaign_id": campaign_id, "provider_message_id": provider_message_id}, e.payload.type),
     ).where(SENDS.c.provider_message_id == batch_key, SENDS.c.status == SendStatus.sending,
-            SENDS.c.organization_id == int(org))
+            # "+ 0": tenant scoping that no index serves, so SQLite's planner (no statistics) looks the
+            # batch up by its key instead of scanning every in-flight row of the organization through
+            # (organization_id, status); measured with 8 batches in flight: 5.8 -> 3.1 µs per row
+            SENDS.c.organization_id + 0 == int(org))
     columns = ["organization_id", "event_type", "occurred_at", "received_at", "send_id", "contact_id", "channel",
                "provider", "provider_event_id", "payload"]
     # ON CONFLICT DO NOTHING as bulk_insert does: an event already written (a reconciled row) stays

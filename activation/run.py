@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -343,7 +344,8 @@ def plan_and_record(
     assigner = Assigner(campaign.id, campaign.holdout_percent or 0, parse_variants(campaign.variants) if ctx.step == 0 else [])
     cap = (organization.settings or {}).get("frequency_cap")
     # one writing connection for the whole plan: its page cache stays warm from chunk to chunk
-    with engine.connect() as conn, engine.connect() as wconn, ledger.sqlite_writer_cache(wconn):
+    with (engine.connect() as conn, engine.connect() as wconn, ledger.sqlite_writer_cache(wconn),
+          ledger.sqlite_checkpoints_aside(engine), _ChunkWriter(wconn) as writer):
         already = set() if dry_run else ledger.recorded_contacts(conn, campaign.id, ctx.step)
         suppressed = suppressed_addresses(conn, org=ctx.org, channel=ctx.channel)
         capped = frequency_capped(conn, ctx.org, cap, now) if ctx.category is not EmailCategory.transactional else set()
@@ -379,9 +381,9 @@ def plan_and_record(
             ledger_rows.add(send_id_hex(org_id, campaign_id, recipient.contact_id, step), recipient.contact_id,
                             recipient.address, variant, status, error)
             if len(ledger_rows.rows) >= LEDGER_CHUNK:
-                _flush(wconn, ledger_rows)
+                writer.write(ledger_rows)
         if ledger_rows is not None:
-            _flush(wconn, ledger_rows)
+            writer.write(ledger_rows)
         missing = len(todo) - found
         if missing:
             plan.excluded["unknown_contact"] += missing  # ids the audience named but the org does not have
@@ -391,9 +393,35 @@ def plan_and_record(
 HELD_OUT, PENDING = SendStatus.held_out, SendStatus.pending
 
 
-def _flush(wconn: Connection, rows: ledger.PlannedRows) -> None:
-    with wconn.begin():
-        rows.flush(wconn)
+class _ChunkWriter:
+    """Commits the planner's ledger chunks in order on a thread of its own: the driver drops the GIL
+    while it writes, so one chunk is written on the second core while the next is decided (measured
+    at 200k: the writer is 1.4 of the plan's 3.4 s of CPU). At most one chunk is in flight; leaving
+    the block waits for it."""
+
+    def __init__(self, wconn: Connection) -> None:
+        self.wconn = wconn
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
+        self.last: Future | None = None
+
+    def write(self, rows: ledger.PlannedRows) -> None:
+        chunk = rows.take()
+        if self.last is not None:
+            self.last.result()  # the previous chunk's error, if any, surfaces here
+        if chunk:
+            self.last = self.pool.submit(self._commit, rows, chunk)
+
+    def _commit(self, rows: ledger.PlannedRows, chunk: list[tuple]) -> None:
+        with self.wconn.begin():
+            rows.write(self.wconn, chunk)
+
+    def __enter__(self) -> _ChunkWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(wait=True)
+        if self.last is not None and exc[0] is None:
+            self.last.result()
 
 
 def render_sample(ctx: CampaignContext, recipient: Recipient, fields: dict[str, Any], campaign: Campaign) -> dict[str, Any]:

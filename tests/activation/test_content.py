@@ -104,10 +104,20 @@ def test_tenant_override_beats_platform_and_language_falls_back(world):
     assert default_language(versions, "fr") == "fr"
 
 
-def test_send_ids_are_uuid5_of_organization_campaign_contact_and_step():
+def test_send_ids_are_deterministic_ordered_by_contact_and_unique():
     import uuid
 
-    from activation.content import _NAMESPACE, new_send_id
+    from activation.content import CONTACT_BITS, _NAMESPACE, new_send_id, send_id_hex
 
     for org, campaign, contact, step in [(1, 2, 3, 0), (10**9, 7, 12345678901, 3)]:
-        assert new_send_id(org, campaign, contact, step) == uuid.uuid5(_NAMESPACE, f"{org}:{campaign}:{contact}:{step}")
+        sid = new_send_id(org, campaign, contact, step)
+        assert sid == new_send_id(org, campaign, contact, step) and sid.hex == send_id_hex(org, campaign, contact, step)
+        assert (sid.version, sid.variant) == (8, uuid.RFC_4122)
+        assert sid.int & ((1 << CONTACT_BITS) - 1) == contact  # the contact id is the low bits: batches are neighbours
+    ids = [new_send_id(1, 2, contact, 0) for contact in (1, 2, 10, 2**40, 2**CONTACT_BITS - 1)]
+    assert ids == sorted(ids)
+    others = {new_send_id(1, 2, 5, 1), new_send_id(1, 3, 5, 0), new_send_id(2, 2, 5, 0), new_send_id(1, 2, 5, 0)}
+    assert len(others) == 4  # another step, campaign or organization: another prefix
+    # contact ids past 62 bits fall back to uuid5 (version 5: never equal to an ordered id)
+    big = 2**CONTACT_BITS + 7
+    assert new_send_id(1, 2, big, 0) == uuid.uuid5(_NAMESPACE, f"1:2:{big}:0")
