@@ -80,13 +80,22 @@ def write_batch(conn: Connection, hits: list[Hit], insert: BulkInsert | None = N
     return [key in found for key in keys]
 
 
-class KeptConnection:
-    """The writer thread's own connection to one engine, kept between batches."""
+class WriteLockBusy(Exception):
+    """SQLite's write lock is held by another connection (raised instead of waiting for it)."""
 
-    def __init__(self) -> None:
+
+def _lock_busy(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlite_errorcode", None) == 5  # SQLITE_BUSY
+
+
+class KeptConnection:
+    """A writer's own connection to one engine, kept between batches."""
+
+    def __init__(self, *, wait_for_lock: bool = True) -> None:
         self.engine: Engine | None = None
         self.connection: Connection | None = None
         self.insert: BulkInsert | None = None
+        self.wait_for_lock = wait_for_lock  # False: SQLite's write lock taken by another raises WriteLockBusy
 
     def write(self, engine: Engine, hits: list[Hit]) -> list[bool]:
         if self.engine is not engine:
@@ -96,11 +105,18 @@ class KeptConnection:
             reused = self.connection is not None
             if not reused:
                 self.connection = engine.connect()
+                if not self.wait_for_lock:  # the event loop's: no waiting, and no checkpoint inside a commit
+                    self.connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+                    self.connection.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
+                    self.connection.commit()  # the PRAGMAs' autobegun transaction
                 self.insert = BulkInsert(self.connection, _EVENTS, _INSERTED)
             try:
                 transaction = self.connection.begin()
                 outcome = write_batch(self.connection, hits, self.insert)
             except DBAPIError as exc:
+                if not self.wait_for_lock and _lock_busy(exc):
+                    transaction.rollback()  # nothing written; the connection stays good
+                    raise WriteLockBusy from exc
                 self.close(invalidate=True)
                 if reused and exc.connection_invalidated:
                     continue  # the kept connection died while idle (server restart, timeout): nothing was written
@@ -114,6 +130,17 @@ class KeptConnection:
                 self.close(invalidate=True)
                 raise
             return outcome
+
+    def checkpoint(self, engine: Engine) -> None:
+        """Copy SQLite's write-ahead log into the database file without waiting on anyone (PASSIVE)."""
+        if self.engine is not engine:
+            self.close()
+            self.engine = engine
+        if self.connection is None:
+            self.connection = engine.connect()
+            self.insert = BulkInsert(self.connection, _EVENTS, _INSERTED)
+        self.connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        self.connection.commit()
 
     def close(self, *, invalidate: bool = False) -> None:
         if self.connection is not None:

@@ -274,3 +274,58 @@ def test_the_writer_stores_rows_as_the_orm_does_keeps_its_connection_and_reopens
             assert conn.scalar(text("SELECT count(*) FROM events")) == (6 if backend == "postgres" else 5)
         kept.close()
         engine.dispose()
+
+
+def test_on_sqlite_a_held_write_lock_sends_the_batch_to_the_writer_thread_and_never_blocks_the_loop(
+        migrated_database, tmp_path):
+    """SQLite batches are written on the event loop without waiting for the file's write lock: while
+    another connection holds it, the loop keeps answering and the hit is stored once it is free."""
+    import asyncio
+    import sqlite3
+    import threading
+
+    import httpx
+
+    from api.main import create_app
+    from bench._tracking_setup import seed_sends
+    from beacon.settings import Settings
+
+    with migrated_database("sqlite", "tracking_lock") as url:
+        sends = seed_sends(url, 3, NEW_KEYS)
+        app = create_app(Settings(database_url=url, signing_keys=NEW_KEYS, home=tmp_path / "home"))
+        order: list[str] = []
+        holding, release = threading.Event(), threading.Event()
+
+        def hold_the_write_lock():
+            other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            holding.set()
+            release.wait(10)
+            order.append("lock released")
+            other.execute("COMMIT")
+            other.close()
+
+        async def fire():
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                assert (await client.get(sends[0].open_path)).status_code == 200  # the loop's connection is open
+                holder = threading.Thread(target=hold_the_write_lock)
+                holder.start()
+                await asyncio.to_thread(holding.wait, 10)
+                pixel = asyncio.create_task(client.get(sends[1].open_path))
+                health = await client.get("/health")
+                order.append("health answered")
+                release.set()
+                response = await pixel
+                order.append("pixel answered")
+                holder.join()
+                return health, response
+
+        health, pixel = asyncio.run(fire())
+        assert health.status_code == 200 and pixel.status_code == 200
+        assert order == ["health answered", "lock released", "pixel answered"]
+        engine = app.state.engine
+        with engine.connect() as conn:
+            stored = conn.execute(select(Event.send_id).where(Event.event_type == "opened")).scalars().all()
+        assert sorted(stored) == sorted([sends[0].send_id, sends[1].send_id])
+        engine.dispose()
