@@ -30,6 +30,8 @@
 {%- set machine_agents = var('campaign_machine_open_user_agents', ['Mozilla/5.0']) %}
 {%- set bot_patterns = var('campaign_bot_user_agent_patterns', ['barracuda', 'mimecast', 'proofpoint', 'bot', 'scanner']) %}
 {%- set lookback_hours = var('campaign_events_lookback_hours', 72) | int %}
+{%- set provider_key = ['event_keys.organization_id', 'event_keys.provider', 'event_keys.provider_event_id'] %}
+{%- set content_key = ['event_keys.organization_id', 'event_keys.send_id', 'event_keys.event_type', 'event_keys.occurred_at'] %}
 
 with
 {%- if is_incremental() %}
@@ -73,7 +75,8 @@ operational_events as (
             when event_type = 'bounced' then 'hard'
         end as bounce_type,
         'webhook' as arrived_via,
-        received_at
+        received_at,
+        cast(event_id as varchar) as row_key
     from {{ ref('stg_beacon__events') }} as staged
     where send_id is not null
         and event_type in {{ kinds }}
@@ -94,7 +97,8 @@ file_events as (
         false as is_flagged_bot,
         case when event_type = 'bounced' then coalesce(bounce_type, 'hard') end as bounce_type,
         'file' as arrived_via,
-        loaded_at as received_at
+        loaded_at as received_at,
+        provider || ':' || provider_event_id as row_key
     from {{ ref('stg_files__provider_events') }} as staged
     where send_id is not null
         and event_type in {{ kinds }}
@@ -107,24 +111,100 @@ all_events as (
     select * from file_events
 ),
 
-by_provider_id as (
-    select
-        *,
-        row_number() over (
-            partition by organization_id, provider, provider_event_id order by source_rank
-        ) as provider_copy
+-- Deduplication without sorting every event: duplicates are rare (a webhook retried, an event
+-- restated in a file), so the keys held by more than one row are found by grouping the narrow key
+-- columns (on DuckDB one hash of them: macro duplicate_key), only those rows are ranked, and the
+-- losers (by row_key: the raw event id, or the file's provider:provider_event_id) are left out of
+-- the wide rows. The rules are the same as ranking every event: first the same (organization,
+-- provider, provider event id), keeping the operational copy; then, among the rest, the same
+-- (organization, send, event type, timestamp), keeping the operational copy, then the first
+-- provider and provider event id.
+event_keys as (
+    -- Narrow (no payload): PostgreSQL materialises a CTE read more than once. A full build reads
+    -- the staged sources again for it; an incremental one, few rows, takes them from all_events
+    -- (one scan of the raw events, not two).
+{%- if is_incremental() %}
+    select source_rank, row_key, organization_id, provider, provider_event_id, send_id, event_type, occurred_at
     from all_events
+{%- else %}
+    select 0 as source_rank, cast(event_id as varchar) as row_key, organization_id, provider, provider_event_id,
+        send_id, event_type, occurred_at
+    from {{ ref('stg_beacon__events') }} as staged
+    where send_id is not null
+        and event_type in {{ kinds }}
+    union all
+    select 1 as source_rank, provider || ':' || provider_event_id as row_key, organization_id, provider, provider_event_id,
+        send_id, event_type, occurred_at
+    from {{ ref('stg_files__provider_events') }} as staged
+    where send_id is not null
+        and event_type in {{ kinds }}
+{%- endif %}
 ),
 
-by_content as (
-    select
-        *,
-        row_number() over (
-            partition by organization_id, send_id, event_type, occurred_at
-            order by source_rank, provider, provider_event_id
-        ) as content_copy
-    from by_provider_id
-    where provider_copy = 1
+provider_duplicates as (
+    select {{ duplicate_key(provider_key) | join(', ') }}
+    from event_keys
+    group by {{ duplicate_key(provider_key) | join(', ') }}
+    having count(*) > 1
+),
+
+provider_losers as (
+    select source_rank, row_key
+    from (
+        select
+            event_keys.source_rank,
+            event_keys.row_key,
+            row_number() over (
+                partition by {{ provider_key | join(', ') }}
+                order by event_keys.source_rank
+            ) as provider_copy
+        from event_keys
+        where ({{ duplicate_key(provider_key) | join(', ') }}) in (select * from provider_duplicates)
+    ) as ranked
+    where provider_copy > 1
+),
+
+content_duplicates as (
+    select {{ duplicate_key(content_key) | join(', ') }}
+    from event_keys
+    group by {{ duplicate_key(content_key) | join(', ') }}
+    having count(*) > 1
+),
+
+content_losers as (
+    select source_rank, row_key
+    from (
+        select
+            event_keys.source_rank,
+            event_keys.row_key,
+            row_number() over (
+                partition by {{ content_key | join(', ') }}
+                order by event_keys.source_rank, event_keys.provider, event_keys.provider_event_id
+            ) as content_copy
+        from event_keys
+        where ({{ duplicate_key(content_key) | join(', ') }}) in (select * from content_duplicates)
+            and not exists (
+                select 1 from provider_losers
+                where provider_losers.source_rank = event_keys.source_rank
+                    and provider_losers.row_key = event_keys.row_key
+            )
+    ) as ranked
+    where content_copy > 1
+),
+
+losers as (
+    select source_rank, row_key from provider_losers
+    union all
+    select source_rank, row_key from content_losers
+),
+
+deduplicated as (
+    select * from all_events
+    where not exists (
+        select 1 from losers
+        where losers.source_rank = all_events.source_rank
+            and losers.row_key = all_events.row_key
+    )
 ),
 
 sends as (
@@ -132,31 +212,45 @@ sends as (
     where campaign_id is not null
 ),
 
+deliveries as (
+    -- the send's first delivery, from the narrow keys (a grouped join: cheaper than a window)
+    select organization_id, send_id, min(occurred_at) as delivered_at
+    from event_keys
+    where event_type = 'delivered'
+        and not exists (
+            select 1 from losers
+            where losers.source_rank = event_keys.source_rank
+                and losers.row_key = event_keys.row_key
+        )
+    group by organization_id, send_id
+),
+
 events_on_sends as (
     select
-        by_content.provider,
-        by_content.provider_event_id,
-        by_content.organization_id,
-        by_content.send_id,
+        deduplicated.provider,
+        deduplicated.provider_event_id,
+        deduplicated.organization_id,
+        deduplicated.send_id,
         sends.campaign_id,
         coalesce(sends.variant, 'default') as variant_name,
         sends.contact_id,
         sends.channel,
-        by_content.event_type,
-        by_content.occurred_at,
-        by_content.user_agent,
-        by_content.is_flagged_machine_open,
-        by_content.is_flagged_bot,
-        by_content.bounce_type,
-        by_content.arrived_via,
-        by_content.received_at,
-        min(case when by_content.event_type = 'delivered' then by_content.occurred_at end)
-            over (partition by by_content.organization_id, by_content.send_id) as delivered_at
-    from by_content
+        deduplicated.event_type,
+        deduplicated.occurred_at,
+        deduplicated.user_agent,
+        deduplicated.is_flagged_machine_open,
+        deduplicated.is_flagged_bot,
+        deduplicated.bounce_type,
+        deduplicated.arrived_via,
+        deduplicated.received_at,
+        deliveries.delivered_at
+    from deduplicated
     inner join sends
-        on by_content.organization_id = sends.organization_id
-        and by_content.send_id = sends.send_id
-    where by_content.content_copy = 1
+        on deduplicated.organization_id = sends.organization_id
+        and deduplicated.send_id = sends.send_id
+    left join deliveries
+        on deduplicated.organization_id = deliveries.organization_id
+        and deduplicated.send_id = deliveries.send_id
 )
 
 select
