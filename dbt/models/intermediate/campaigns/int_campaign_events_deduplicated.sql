@@ -141,55 +141,14 @@ event_keys as (
 {%- endif %}
 ),
 
-provider_duplicates as (
-    select {{ duplicate_key(provider_key) | join(', ') }}
-    from event_keys
-    group by {{ duplicate_key(provider_key) | join(', ') }}
-    having count(*) > 1
-),
-
 provider_losers as (
-    select source_rank, row_key
-    from (
-        select
-            event_keys.source_rank,
-            event_keys.row_key,
-            row_number() over (
-                partition by {{ provider_key | join(', ') }}
-                order by event_keys.source_rank
-            ) as provider_copy
-        from event_keys
-        where ({{ duplicate_key(provider_key) | join(', ') }}) in (select * from provider_duplicates)
-    ) as ranked
-    where provider_copy > 1
-),
-
-content_duplicates as (
-    select {{ duplicate_key(content_key) | join(', ') }}
-    from event_keys
-    group by {{ duplicate_key(content_key) | join(', ') }}
-    having count(*) > 1
+    {{ repeated_key_losers('event_keys', provider_key, 'event_keys.source_rank') }}
 ),
 
 content_losers as (
-    select source_rank, row_key
-    from (
-        select
-            event_keys.source_rank,
-            event_keys.row_key,
-            row_number() over (
-                partition by {{ content_key | join(', ') }}
-                order by event_keys.source_rank, event_keys.provider, event_keys.provider_event_id
-            ) as content_copy
-        from event_keys
-        where ({{ duplicate_key(content_key) | join(', ') }}) in (select * from content_duplicates)
-            and not exists (
-                select 1 from provider_losers
-                where provider_losers.source_rank = event_keys.source_rank
-                    and provider_losers.row_key = event_keys.row_key
-            )
-    ) as ranked
-    where content_copy > 1
+    {{ repeated_key_losers('event_keys', content_key,
+                           'event_keys.source_rank, event_keys.provider, event_keys.provider_event_id',
+                           unless_in='provider_losers') }}
 ),
 
 losers as (
