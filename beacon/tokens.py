@@ -92,7 +92,12 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(key: str | SecretStr, message: str) -> str:
-    mac = _keyed_hmac(_secret(key)).copy()
+    return _signed(_keyed_hmac(_secret(key)), message)
+
+
+def _signed(keyed: hmac.HMAC, message: str) -> str:
+    # the keyed state is copied, not re-derived (measured: 3.6 vs 4.9 µs for hmac.digest)
+    mac = keyed.copy()
     mac.update(message.encode("ascii"))
     return _b64(mac.digest())
 
@@ -153,9 +158,7 @@ def verify(token: str, keys: Keys, *, kind: TokenKind | None = None) -> TokenCla
     keyed = _verifying_keys(tuple(keys)).get(kid)  # key ids are public: a plain lookup leaks nothing
     if keyed is None:
         raise InvalidToken("token signed by an unknown key")
-    expected = keyed.copy()
-    expected.update(f"{body}.{kid}".encode("ascii"))
-    if not hmac.compare_digest(_b64(expected.digest()), mac):
+    if not hmac.compare_digest(_signed(keyed, f"{body}.{kid}"), mac):
         raise InvalidToken("bad signature")
     try:
         claims = json.loads(_unb64(body))
@@ -205,9 +208,7 @@ class _LinkSigner:
             claims = f'{{"k":"{kind.value}","s":"{hex_id}","u":{tail}}}'
         body = _b64(claims.encode())
         signed = f"{body}.{self.kid}"
-        mac = self.hmac.copy()  # the keyed state is copied, not re-derived (measured: 3.6 vs 4.9 µs for hmac.digest)
-        mac.update(signed.encode("ascii"))
-        return f"{signed}.{_b64(mac.digest())}"
+        return f"{signed}.{_signed(self.hmac, signed)}"
 
 
 @lru_cache(maxsize=64)
