@@ -97,19 +97,24 @@ class KeptConnection:
         self.insert: BulkInsert | None = None
         self.wait_for_lock = wait_for_lock  # False: SQLite's write lock taken by another raises WriteLockBusy
 
-    def write(self, engine: Engine, hits: list[Hit]) -> list[bool]:
+    def _connect(self, engine: Engine) -> bool:
+        """Make sure a connection to ``engine`` is open; whether it was already (kept from earlier)."""
         if self.engine is not engine:
             self.close()
             self.engine = engine
+        if self.connection is not None:
+            return True
+        self.connection = engine.connect()
+        if not self.wait_for_lock:  # the event loop's: no waiting, and no checkpoint inside a commit
+            self.connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+            self.connection.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
+            self.connection.commit()  # the PRAGMAs' autobegun transaction
+        self.insert = BulkInsert(self.connection, _EVENTS, _INSERTED)
+        return False
+
+    def write(self, engine: Engine, hits: list[Hit]) -> list[bool]:
         while True:
-            reused = self.connection is not None
-            if not reused:
-                self.connection = engine.connect()
-                if not self.wait_for_lock:  # the event loop's: no waiting, and no checkpoint inside a commit
-                    self.connection.exec_driver_sql("PRAGMA busy_timeout = 0")
-                    self.connection.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
-                    self.connection.commit()  # the PRAGMAs' autobegun transaction
-                self.insert = BulkInsert(self.connection, _EVENTS, _INSERTED)
+            reused = self._connect(engine)
             try:
                 transaction = self.connection.begin()
                 outcome = write_batch(self.connection, hits, self.insert)
@@ -133,12 +138,7 @@ class KeptConnection:
 
     def checkpoint(self, engine: Engine) -> None:
         """Copy SQLite's write-ahead log into the database file without waiting on anyone (PASSIVE)."""
-        if self.engine is not engine:
-            self.close()
-            self.engine = engine
-        if self.connection is None:
-            self.connection = engine.connect()
-            self.insert = BulkInsert(self.connection, _EVENTS, _INSERTED)
+        self._connect(engine)
         self.connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
         self.connection.commit()
 

@@ -9,9 +9,10 @@ worker: the routed endpoint spent ~1,900-2,500 µs of server CPU per hit (routin
 one thread-pool hop, one session and one commit per hit) against ~120 µs for a bare ASGI app.
 
 Durability is unchanged: a response is released only after the commit that holds its event row.
-Hits are queued on the event loop to a single writer (see ``_WriterThread`` for why it is a thread); while a
-batch is being written the next one gathers, then it is written with one SELECT of the sends it
-names and one executemany INSERT, and committed once. If a batch fails, its hits are retried one by
+Hits are queued on the event loop to a single writer: on SQLite the loop itself, on PostgreSQL (or
+when another connection holds SQLite's write lock) the writer thread; the comment above
+``_WriterThread`` says why. While a batch is being written the next one gathers, then it is written
+with one SELECT of the sends it names and one executemany INSERT, and committed once. If a batch fails, its hits are retried one by
 one if the database refused a row, so a poisoned row fails only its own request (a 500, as a failed
 commit always was); any other failure (database down, commit refused) fails the batch's requests.
 """

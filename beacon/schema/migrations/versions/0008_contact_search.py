@@ -5,8 +5,8 @@ bench/bench_contacts_list.py at 100k contacts, the scan's p99 was 64 ms on SQLit
 PostgreSQL (goal 50 ms). PostgreSQL: pg_trgm GIN indexes on the two searched expressions (the
 query in api/contacts/repository.py spells them exactly so, constants inline, so the planner
 matches them). SQLite: an FTS5 table with the trigram tokenizer, kept by triggers (bulk inserts
-index a chunk at once instead, see beacon.store.contacts), whose rowid is the contact's id; the query narrows to its matches and still applies the LIKE, so results are as
-before. Erasing a contact's personal data updates its row here too (the update trigger).
+index a chunk at once instead, see beacon.store.contacts), whose rowid is the contact's id; the
+query narrows to its matches and still applies the LIKE, so results are as before. Erasing a contact's personal data updates its row here too (the update trigger).
 
 Revision ID: 0008
 Revises: 0007
