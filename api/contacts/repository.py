@@ -3,11 +3,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import and_, cast, delete, func, literal, literal_column, or_, select, text, update
+from sqlalchemy import and_, cast, delete, literal, literal_column, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from beacon.schema.models import Contact, ContactStatus, ContactType, Event, ListMember, Send, Suppression
-from beacon.store.contacts import insert_contacts
+from beacon.store.contacts import SEARCH_NAME, insert_contacts
 from beacon.tenancy import OrgId
 
 
@@ -45,8 +45,7 @@ def _has_tag(session: Session, tag: str):
 
 
 # Spelled with inline constants, exactly as the trigram index of migration 0008 is, so PostgreSQL uses it.
-_FULL_NAME = func.lower(func.coalesce(Contact.first_name, literal_column("''")).op("||")(literal_column("' '"))
-                        .op("||")(func.coalesce(Contact.last_name, literal_column("''"))))
+_FULL_NAME = literal_column(f"lower({SEARCH_NAME})")
 
 
 def _matches(session: Session, q: str):

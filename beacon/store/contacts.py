@@ -20,8 +20,9 @@ from beacon.schema.models import Contact, ContactStatus
 from beacon.tenancy import OrgId
 
 CONTACTS = Contact.__table__
-# What contact search matches besides the email (migration 0008 indexes it; api/contacts/repository.py queries it).
-SEARCH_NAME = "coalesce(first_name, '') || ' ' || coalesce(last_name, '')"
+# What contact search matches besides the email: migration 0008 indexes this expression (on PostgreSQL
+# as lower(...)), api/contacts/repository.py queries it spelled so, and SQLite's bulk insert fills it.
+SEARCH_NAME = "coalesce(contacts.first_name, '') || ' ' || coalesce(contacts.last_name, '')"
 
 # Columns a caller may give, with the value used when a row leaves one out. Every row of one
 # executemany must carry the same keys, so missing ones are filled here rather than by the DB.
