@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from api.api_keys.endpoints import router as api_keys_router
@@ -56,10 +59,16 @@ class BeaconAPI(FastAPI):
         await self.fast_path(scope, receive, send)
 
 
+@asynccontextmanager
+async def _lifespan(app: BeaconAPI) -> AsyncIterator[None]:
+    yield
+    await app.fast_path.aclose()
+
+
 def create_app(settings: Settings | None = None, *, rate_limiter: TokenBucketLimiter | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = BeaconAPI(title="Beacon API", version="1.0", description=DESCRIPTION, docs_url="/docs", redoc_url="/redoc",
-                  openapi_url="/openapi.json")
+                  openapi_url="/openapi.json", lifespan=_lifespan)
     app.state.settings = settings
     engine = make_engine(settings.operational_url)
     app.state.engine = engine

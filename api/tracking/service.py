@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from pydantic import SecretStr
 from sqlalchemy.orm import Session
@@ -21,6 +22,18 @@ MACHINE_OPEN_UA = re.compile(r"GoogleImageProxy|YahooMailProxy|ggpht\.com|Barrac
 # Link scanners and previewers click everything.
 BOT_UA = re.compile(r"bot\b|crawler|spider|slurp|preview|scanner|headless|python-requests|curl/|wget|"
                     r"Barracuda|Mimecast|Proofpoint|SafeLinks|Symantec", re.I)
+
+
+# Every hit classifies its User-Agent; a mailbox provider's few agent strings recur across millions of hits,
+# and the case-insensitive alternations cost ~3-4 µs a search on a browser-length agent (measured).
+@lru_cache(maxsize=4096)
+def is_machine_open(user_agent: str) -> bool:
+    return bool(MACHINE_OPEN_UA.search(user_agent))
+
+
+@lru_cache(maxsize=4096)
+def is_bot(user_agent: str) -> bool:
+    return bool(BOT_UA.search(user_agent))
 
 
 def read_token(session: Session, token: str, kind: TokenKind, keys: list[SecretStr]) -> tuple[TokenClaims, Delivery]:
@@ -42,14 +55,14 @@ def verify_link(token: str, kind: TokenKind, keys: list[SecretStr]) -> TokenClai
 
 def record_open(session: Session, send_id: uuid.UUID, user_agent: str, ip: str | None) -> None:
     """One ``opened`` event per pixel fetch; an unknown ``send_id`` is not found."""
-    payload = {"user_agent": user_agent, "ip": ip, "machine_open": bool(MACHINE_OPEN_UA.search(user_agent))}
+    payload = {"user_agent": user_agent, "ip": ip, "machine_open": is_machine_open(user_agent)}
     if not tracking_repo.record_hit(session, send_id, EventType.opened, datetime.now(UTC), f"open:{uuid.uuid4()}", payload):
         raise NotFound("link not found")
 
 
 def record_click(session: Session, send_id: uuid.UUID, url: str, user_agent: str, ip: str | None) -> None:
     """One ``clicked`` event per redirect; an unknown ``send_id`` is not found."""
-    payload = {"url": url, "user_agent": user_agent, "ip": ip, "bot": bool(BOT_UA.search(user_agent))}
+    payload = {"url": url, "user_agent": user_agent, "ip": ip, "bot": is_bot(user_agent)}
     if not tracking_repo.record_hit(session, send_id, EventType.clicked, datetime.now(UTC), f"click:{uuid.uuid4()}", payload):
         raise NotFound("link not found")
 

@@ -242,6 +242,8 @@ def test_the_writer_stores_rows_as_the_orm_does_keeps_its_connection_and_reopens
                 Hit(uuid.uuid4(), EventType.opened, at, "open:ghost", payload),
                 Hit(sends[1].send_id, EventType.clicked, at, "click:fast", {"url": "https://x.example/?a=1&b=é"})]
         assert write_hits(factory, hits, kept) == [True, False, True]
+        burst = [Hit(sends[i % 4].send_id, EventType.opened, at, f"open:burst{i}", {}) for i in range(100)]
+        assert write_hits(factory, burst, kept) == [True] * 100, "100 hits: one statement of 128 rows"
         connection = kept.connection
         assert write_hits(factory, [Hit(sends[2].send_id, EventType.opened, at, "open:2", {})], kept) == [True]
         assert kept.connection is connection, "one connection for the writer's life, not one per batch"
@@ -271,8 +273,69 @@ def test_the_writer_stores_rows_as_the_orm_does_keeps_its_connection_and_reopens
             assert write_hits(factory, [Hit(sends[3].send_id, EventType.opened, at, "open:5", {})], kept) == [True]
             assert kept.connection is not connection
         with engine.connect() as conn:
-            assert conn.scalar(text("SELECT count(*) FROM events")) == (6 if backend == "postgres" else 5)
+            assert conn.scalar(text("SELECT count(*) FROM events")) == 100 + (6 if backend == "postgres" else 5)
         kept.close()
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_loop_writes_batches_as_the_orm_does_keeps_its_connection_and_reopens_it(migrated_database):
+    """PostgreSQL batches are written on the event loop by psycopg's async connection (api/tracking/pg_writer.py):
+    one statement a batch, in autocommit, padded to a statement size with rows that join no send."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from api.tracking.event_writer import Hit
+    from api.tracking.pg_writer import AsyncEventWriter
+    from bench._tracking_setup import seed_sends
+    from beacon.schema.db import make_engine, session_factory
+    from beacon.schema.models import Channel, EventType, Send
+
+    with migrated_database("postgres", "tracking_async_writer") as url:
+        sends = seed_sends(url, 40, NEW_KEYS)
+        engine = make_engine(url)
+        at = datetime(2026, 11, 24, 1, 2, 3, 456789, tzinfo=UTC)
+        payload = {"user_agent": "Mozilla/5.0 (Mäc)", "ip": None, "machine_open": True}
+
+        async def scenario():
+            writer = AsyncEventWriter()
+            hits = [Hit(sends[0].send_id, EventType.opened, at, "open:async", payload),
+                    Hit(uuid.uuid4(), EventType.opened, at, "open:ghost", payload),
+                    Hit(sends[1].send_id, EventType.clicked, at, "click:async", {"url": "https://x.example/?a=1&b=é"})]
+            assert await writer.write(engine, hits) == [True, False, True]
+            connection = writer.connection
+            burst = [Hit(sends[i % 40].send_id, EventType.opened, at, f"open:burst{i}", {}) for i in range(100)]
+            assert await writer.write(engine, burst) == [True] * 100, "100 hits: one statement of 128 rows"
+            assert writer.connection is connection, "one connection for the loop's life, not one per batch"
+            with pytest.raises(IntegrityError):  # the same provider event id again: refused as SQLAlchemy says it
+                await writer.write(engine, [Hit(sends[2].send_id, EventType.opened, at, "open:async", {})])
+            assert writer.connection is None, "a failed batch's connection is never reused"
+            assert await writer.write(engine, [Hit(sends[2].send_id, EventType.opened, at, "open:2", {})]) == [True]
+            connection = writer.connection
+            with engine.connect() as conn:  # the server drops the idle kept connection: written on a new one
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            assert await writer.write(engine, [Hit(sends[3].send_id, EventType.opened, at, "open:3", {})]) == [True]
+            assert writer.connection is not connection
+            await writer.close()
+
+        asyncio.run(scenario())
+        with session_factory(engine)() as session:  # the same hit through the ORM, for comparison byte for byte
+            send = session.scalars(select(Send).where(Send.send_id == sends[0].send_id)).one()
+            session.add(Event(organization_id=send.organization_id, event_type=EventType.opened, occurred_at=at,
+                              provider="beacon", provider_event_id="open:orm", send_id=send.send_id,
+                              contact_id=send.contact_id, channel=Channel.email, payload=payload))
+            session.commit()
+        columns = "organization_id, event_type, occurred_at, send_id, contact_id, channel, provider, payload::text"
+        with engine.connect() as conn:
+            stored = {r[0]: tuple(r[1:]) for r in conn.execute(text(
+                f"SELECT provider_event_id, {columns} FROM events WHERE provider_event_id IN ('open:async', 'open:orm')"))}
+            assert stored["open:async"] == stored["open:orm"]
+            assert conn.scalar(text("SELECT count(*) FROM events WHERE provider_event_id = 'open:ghost'")) == 0
+            assert conn.scalar(text("SELECT count(*) FROM events")) == 2 + 100 + 2 + 1
         engine.dispose()
 
 
