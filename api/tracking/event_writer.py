@@ -5,8 +5,8 @@ event loop that answers the hits. Measured per hit in a batch of 32 (CPU, 2-core
 batch 48 µs on SQLite / 60 µs on PostgreSQL, Core on a kept connection 53 / 62 µs. Then a SELECT of
 the sends and an executemany INSERT through each column's bind processor: ~27 µs a hit on SQLite,
 where the per-row Python (bind processors, SQLAlchemy's result rows, one sqlite3 step a row) was a
-third. Now one statement a batch does the per-row work in the database: ``WITH h AS (<the hits>) INSERT INTO
-events ... SELECT ... FROM h JOIN sends ... RETURNING send_id`` stores the hits whose send exists, with
+third. Now one statement a batch does the per-row work in the database: ``INSERT INTO events ... WITH h AS
+(<the hits>) SELECT ... FROM h JOIN sends ... RETURNING send_id`` stores the hits whose send exists, with
 the send's organization, contact and channel, and names them (SQLite write: 174k -> 130k instructions a
 hit, callgrind). The hits go as VALUES on SQLite (as one JSON parameter, escaping each payload's text
 inside the array and parsing it again cost as much as was saved) and as one JSON parameter on PostgreSQL. The
@@ -37,21 +37,23 @@ from beacon.schema.models import EventType
 
 _SIZES = tuple(2 ** n for n in range(9))  # SQLite rows per statement: a batch is padded up to the next size
 MAX_ROWS = _SIZES[-1]
+# INSERT first (not WITH): the sqlite3 module opens its implicit transaction only before a statement that
+# starts with INSERT, and the batch's commit must be the writer's, not the statement's own.
 _INSERT = ("INSERT INTO events (organization_id, event_type, occurred_at, provider, provider_event_id, send_id, "
-           "contact_id, channel, payload) "
-           "SELECT s.organization_id, h.event_type, h.occurred_at, 'beacon', h.provider_event_id, s.send_id, "
+           "contact_id, channel, payload) ")
+_JOINED = ("SELECT s.organization_id, h.event_type, h.occurred_at, 'beacon', h.provider_event_id, s.send_id, "
            "s.contact_id, s.channel, h.payload FROM h JOIN sends AS s ON s.send_id = h.send_id RETURNING send_id")
 # PostgreSQL: the batch as one JSON parameter. Not VALUES as on SQLite: psycopg re-parses the placeholders of
 # any statement over 4 kB on every execute (~1 ms for 32 rows), and its array dumper is pure Python.
-_POSTGRES_INSERT = ("WITH h AS (SELECT * FROM json_to_recordset(%s::json) AS h (event_type varchar, occurred_at "
-                    "timestamptz, provider_event_id varchar, send_id uuid, payload jsonb)) " + _INSERT)
+_POSTGRES_INSERT = (_INSERT + "WITH h AS (SELECT * FROM json_to_recordset(%s::json) AS h (event_type varchar, "
+                    "occurred_at timestamptz, provider_event_id varchar, send_id uuid, payload jsonb)) " + _JOINED)
 
 
 @lru_cache(maxsize=16)
 def _sqlite_insert(size: int) -> str:
     """The INSERT of ``size`` hits (5 parameters each) joined to their sends, naming the sends found."""
     rows = ", ".join(["(?, ?, ?, ?, ?)"] * size)
-    return f"WITH h (event_type, occurred_at, provider_event_id, send_id, payload) AS (VALUES {rows}) {_INSERT}"
+    return f"{_INSERT}WITH h (event_type, occurred_at, provider_event_id, send_id, payload) AS (VALUES {rows}) {_JOINED}"
 
 
 @dataclass(slots=True)
