@@ -1,14 +1,15 @@
-"""The incremental campaign models equal a full refresh, on DuckDB and PostgreSQL.
+"""The incremental campaign and billing models equal a full refresh, on DuckDB and PostgreSQL.
 
 Realistic data: the generator's tiny scale (webhook events in the operational DB, SendGrid and
 Twilio export files, the months of orders around the campaigns), replicated by dlt and loaded by
 the file loader. Some events are held back (all of ~3/16 of the sends, a fifth of the others' opens
 and clicks); the campaign models are built; the held-back events then arrive (received / loaded
 after everything stored, some only just inside the lookback window), with webhook replays of built
-events under new ids (dedupe across the boundary) and late human clicks on delivered sends; the
-models are built incrementally. Every campaign model's rows must then equal those of
-`dbt build --full-refresh` over the same raw data, and the second build must have taken the
-incremental path.
+events under new ids (dedupe across the boundary), late human clicks on delivered sends and late
+`sent` replays (some earlier than the stored first `sent` time, which moves a message's billing
+time); the models are built incrementally. Every campaign and billing model's rows must then equal
+those of `dbt build --full-refresh` over the same raw data, and the second build must have taken
+the incremental path.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ from tests.dbt.test_marts_customers import _rows
 
 pytestmark = pytest.mark.slow
 
-INCREMENTAL = ("int_campaign_events_deduplicated", "int_campaign_sends_summarized")
+INCREMENTAL = ("int_campaign_events_deduplicated", "int_campaign_sends_summarized", "int_billing_sends_deduplicated")
 COMPARED = {
-    "intermediate": INCREMENTAL,
-    "marts": ("fct_campaign_daily", "fct_attributed_conversions", "fct_campaign_holdout_lift", "fct_campaign_performance"),
+    "intermediate": (*INCREMENTAL, "int_billing_usage_per_period"),
+    "marts": ("fct_campaign_daily", "fct_attributed_conversions", "fct_campaign_holdout_lift", "fct_campaign_performance",
+              "fct_billing_periods", "fct_usage_vs_plan", "fct_invoice_lines"),
 }
+# The campaign marts and the billing marts (whose parents include the incremental billing dedupe),
+# billed as of a fixed time so both builds see the same open periods.
+SELECTED = (*CAMPAIGN_MODELS, "+fct_invoice_lines")
+BILLING_VARS = {"billing_as_of": "2026-11-01 00:00:00"}
 
 
 def _execute(url: str, *statements: str) -> None:
@@ -43,34 +49,42 @@ def _execute(url: str, *statements: str) -> None:
 
 
 def _hold_back(url: str) -> None:
-    """Move raw events aside, as if they had not arrived yet: every event of ~3/16 of the sends (by
-    the send id's first hex digit), and a fifth of the other sends' opens and clicks."""
+    """Move raw rows aside, as if they had not arrived yet: every event of ~3/16 of the sends (by
+    the send id's first hex digit), a fifth of the other sends' opens and clicks, and the ledger
+    rows of another 1/16 of the sends (whose events are there: they wait for their send)."""
     later = "(substr(send_id, 1, 1) in ('0', '1', '2') or (event_type in ('opened', 'clicked') and {} % 5 = 2))"
     events, files = later.format("id"), later.format("length(provider_event_id)")
+    sends = "substr(lower(send_id), 1, 1) = '3'"
     _execute(
         url,
         f"create table raw.events_later as select * from raw.events where {events}",
         f"delete from raw.events where {events}",
         f"create table raw.provider_events_later as select * from raw.provider_events where {files}",
         f"delete from raw.provider_events where {files}",
+        f"create table raw.sends_later as select * from raw.sends where {sends}",
+        f"delete from raw.sends where {sends}",
     )
 
 
 def _arrive(url: str, postgres: bool) -> None:
-    """The held-back events arrive after the first build (a few only just inside the lookback),
-    plus webhook replays of built events under new ids and late human clicks on old sends."""
+    """The held-back rows arrive after the first build, in a later dlt load (webhook events and
+    ledger rows; a third of the events stamped 48 h before the stored maximum, as a late commit
+    would be; export files loaded an hour after the last), plus webhook replays of built events
+    under new ids, late human clicks and `sent` replays on old sends."""
     json_type = "jsonb" if postgres else "json"
     hours = "interval '1 hour'"
     _execute(
         url,
         "create table raw.watermark as select max(received_at) as received_at from raw.events",
         "create table raw.file_watermark as select max(loaded_at) as loaded_at from raw.provider_events",
-        # late by arrival but within var campaign_events_lookback_hours (72) of the stored maximum
-        f"update raw.events_later set received_at = (select received_at from raw.watermark) "
+        # a later load; a third stamped before the stored maximum (a late commit): the load id catches them
+        f"update raw.events_later set _dlt_load_id = 'later', received_at = (select received_at from raw.watermark) "
         f"+ case when id % 3 = 0 then -48 * {hours} else {hours} end",
         f"update raw.provider_events_later set loaded_at = (select loaded_at from raw.file_watermark) + {hours}",
+        "update raw.sends_later set _dlt_load_id = 'later'",
         "insert into raw.events select * from raw.events_later",
         "insert into raw.provider_events select * from raw.provider_events_later",
+        "insert into raw.sends select * from raw.sends_later",
         # replays (same send, type and time, new id) and late human clicks, after everything else
         f"""insert into raw.events (id, organization_id, event_type, occurred_at, received_at, send_id, contact_id,
                 channel, provider, provider_event_id, payload, _dlt_load_id)
@@ -83,8 +97,17 @@ def _arrive(url: str, postgres: bool) -> None:
                         else cast('{{"useragent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0)"}}' as {json_type}) end,
                    'later'
             from raw.events where id % 7 = 3 and send_id is not null and event_type = 'delivered'""",
+        # `sent` replays under new ids: half at the same time, half a minute earlier than the stored one
+        f"""insert into raw.events (id, organization_id, event_type, occurred_at, received_at, send_id, contact_id,
+                channel, provider, provider_event_id, payload, _dlt_load_id)
+            select 20000000 + id, organization_id, event_type,
+                   case when id % 2 = 0 then occurred_at else occurred_at - interval '1 minute' end,
+                   (select received_at from raw.watermark) + 2 * {hours}, send_id, contact_id, channel, provider,
+                   'resent-' || cast(id as varchar), payload, 'later'
+            from raw.events where id % 5 = 1 and send_id is not null and event_type = 'sent'""",
         "drop table raw.events_later",
         "drop table raw.provider_events_later",
+        "drop table raw.sends_later",
         "drop table raw.watermark",
         "drop table raw.file_watermark",
     )
@@ -104,13 +127,13 @@ def built(request, tmp_path_factory, migrated_database) -> str:
     with generated_campaign_warehouse(request, tmp_path_factory, migrated_database, "campinc") as (work, _, url):
         build = ("--exclude", *PARENT_TESTS)
         _hold_back(url)
-        run_dbt_build(url, work, CAMPAIGN_MODELS, None, *build)
+        run_dbt_build(url, work, SELECTED, BILLING_VARS, *build)
         _arrive(url, postgres=request.param == "postgres")
-        run_dbt_build(url, work, CAMPAIGN_MODELS, None, *build)
+        run_dbt_build(url, work, SELECTED, BILLING_VARS, *build)
         results = json.loads((work / "dbt_target" / "run_results.json").read_text())["results"]
         compiled = {r["unique_id"].rsplit(".", 1)[-1]: r.get("compiled_code") or "" for r in results}
         _snapshot(url)
-        run_dbt_build(url, work, CAMPAIGN_MODELS, None, *build, "--full-refresh")
+        run_dbt_build(url, work, SELECTED, BILLING_VARS, *build, "--full-refresh")
         yield url, compiled
 
 
@@ -134,6 +157,15 @@ def test_late_events_reached_the_incremental_build(built):
     late = _rows(url, "select count(*) from incremental_copy.int_campaign_events_deduplicated "
                       "where provider_event_id like 'late-%'")[0][0]
     assert late > 0
+    # Events that waited for their send's ledger row (held back until the second build) are in.
+    waited = _rows(url, "select count(*) from incremental_copy.int_campaign_events_deduplicated "
+                        "where substr(send_id, 1, 1) = '3'")[0][0]
+    assert waited > 0
+    # An earlier `sent` replay moved billing times: its send is billed at the replay's time.
+    moved = _rows(url, "select count(*) from incremental_copy.int_billing_sends_deduplicated b "
+                       "join raw.events e on e.organization_id = b.organization_id and lower(e.send_id) = b.send_id "
+                       "where e.provider_event_id like 'resent-%' and e.id % 2 = 1 and e.occurred_at = b.sent_at")[0][0]
+    assert moved > 0
 
 
 @pytest.mark.parametrize("model", INCREMENTAL)

@@ -49,7 +49,9 @@ def test_staging_keys_are_unique_and_not_null_object_ids():
         for model in yaml.safe_load(path.read_text()).get("models", []):
             key = model["columns"][0]
             assert key["name"].endswith("_id"), f"{model['name']}: key {key['name']} should be <object>_id"
-            assert {"unique", "not_null"} <= set(key.get("data_tests", [])), model["name"]
+            # a test is a name, or {name: {arguments, config}} (e.g. tagged whole_history)
+            names = {test if isinstance(test, str) else next(iter(test)) for test in key.get("data_tests", [])}
+            assert {"unique", "not_null"} <= names, model["name"]
 
 
 def test_marts_enforce_contracts():

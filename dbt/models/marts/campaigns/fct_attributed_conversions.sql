@@ -32,7 +32,13 @@ touches as (
             {%- for channel, days in windows.items() %}
             when channel = '{{ channel }}' then {{ days | int }}
             {%- endfor %}
-        end as attribution_window_days
+        end as attribution_window_days,
+        -- the window's end, once per touch (not once per touch and order pair in the join below)
+        case
+            {%- for channel, days in windows.items() %}
+            when channel = '{{ channel }}' then {{ dbt.dateadd('day', days | int, 'occurred_at') }}
+            {%- endfor %}
+        end as window_ends_at
     from events
     where not is_machine_open
         and not is_bot_click
@@ -73,7 +79,7 @@ candidates as (
         on orders.organization_id = touches.organization_id
         and orders.contact_id = touches.contact_id
         and touches.touched_at <= orders.ordered_at
-        and orders.ordered_at <= {{ dbt.dateadd('day', 'touches.attribution_window_days', 'touches.touched_at') }}
+        and orders.ordered_at <= touches.window_ends_at
 )
 
 select

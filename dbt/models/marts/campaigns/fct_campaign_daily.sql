@@ -28,29 +28,40 @@
 {%- do measures.append(('suppressed_other', 'targeted_at',
     "send_status = 'suppressed' and suppression_reason not in ('" ~ reasons | join("', '") ~ "')")) %}
 
-with sends as (
-    select * from {{ ref('int_campaign_sends_summarized') }}
-),
+{#- Measures grouped by the timestamp that dates them (11 timestamps for 23 measures). #}
+{%- set dated_by = {} %}
+{%- for name, at, condition in measures %}
+{%- if at not in dated_by %}{% do dated_by.update({at: []}) %}{% endif %}
+{%- do dated_by[at].append((name, condition)) %}
+{%- endfor %}
 
-milestones as (
-    -- One scan of the sends: each send fans out to one row per measure, dated when it happened.
+-- One aggregate of the sends per timestamp: each send counts, for each of the measures that
+-- timestamp dates, on the UTC day of that timestamp. (Cheaper than fanning every send out to one
+-- row per measure: 8.7M sends x 23 measures at the bench scale. Each aggregate names the table
+-- itself: a CTE read eleven times would be materialised in full.) A day with no counted measure
+-- gets no row, as each aggregate only keeps the sends that count for one of its measures.
+with
+{%- for at, named in dated_by.items() %}
+
+dated_{{ loop.index }} as (
     select
-        sends.organization_id,
-        sends.campaign_id,
-        sends.variant_name,
-        measures.measure,
-        cast(case measures.measure
-            {%- for name, at, condition in measures %}
-            when '{{ name }}' then case when {{ condition }} then {{ at }} end
-            {%- endfor %}
-        end at time zone 'UTC' as date) as activity_date
-    from sends
-    cross join (values
-        {%- for name, at, condition in measures %}
-        ('{{ name }}'){{ ',' if not loop.last }}
+        organization_id,
+        campaign_id,
+        variant_name,
+        cast({{ at }} at time zone 'UTC' as date) as activity_date,
+        {%- for name, at_, condition in measures %}
+        {%- if at_ == at %}
+        sum(case when {{ condition }} then 1 else 0 end) as {{ name }}
+        {%- else %}
+        0 as {{ name }}
+        {%- endif %}{{ ',' if not loop.last }}
         {%- endfor %}
-    ) as measures (measure)
+    from {{ ref('int_campaign_sends_summarized') }}
+    where {{ at }} is not null
+        and ({% for name, condition in named %}({{ condition }}){{ ' or ' if not loop.last }}{% endfor %})
+    group by organization_id, campaign_id, variant_name, cast({{ at }} at time zone 'UTC' as date)
 ),
+{%- endfor %}
 
 daily as (
     select
@@ -59,10 +70,13 @@ daily as (
         variant_name,
         activity_date,
         {%- for name, at, condition in measures %}
-        cast(sum(case when measure = '{{ name }}' then 1 else 0 end) as bigint) as {{ name }}{{ ',' if not loop.last }}
+        cast(sum({{ name }}) as bigint) as {{ name }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from milestones
-    where activity_date is not null
+    from (
+        {%- for at in dated_by %}
+        select * from dated_{{ loop.index }}{{ ' union all' if not loop.last }}
+        {%- endfor %}
+    ) as dated
     group by organization_id, campaign_id, variant_name, activity_date
 ),
 

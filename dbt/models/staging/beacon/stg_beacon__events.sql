@@ -9,5 +9,7 @@ select
     provider_event_id,
     payload,
     occurred_at,
-    received_at
+    received_at,
+    -- the dlt load that brought the row in: the incremental models' exact "new since the last build"
+    _dlt_load_id as dlt_load_id
 from {{ source('beacon', 'events') }}

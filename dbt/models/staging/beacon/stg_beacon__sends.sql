@@ -13,5 +13,7 @@ select
     error as error_message,
     created_at,
     updated_at,
-    sent_at
+    sent_at,
+    -- the dlt load that brought the row in: the incremental models' exact "new since the last build"
+    _dlt_load_id as dlt_load_id
 from {{ source('beacon', 'sends') }}
