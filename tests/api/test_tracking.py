@@ -218,6 +218,30 @@ def test_a_row_the_database_refuses_fails_only_its_own_request(monkeypatch):
     assert sorted(written) == sorted([[good[0]], [good[1]]]), "the refused batch was retried one hit at a time"
 
 
+def _assert_stored_as_the_orm_stores(engine, send_id, at, payload, provider_event_id: str) -> None:
+    """The writer's row for an open of ``send_id`` equals the same hit written through the ORM, byte for byte
+    (the payload as its stored text; PostgreSQL's jsonb as text), and the ghost hit stored nothing."""
+    from sqlalchemy import text
+
+    from beacon.schema.db import session_factory
+    from beacon.schema.models import Channel, EventType, Send
+
+    with session_factory(engine)() as session:
+        send = session.scalars(select(Send).where(Send.send_id == send_id)).one()
+        session.add(Event(organization_id=send.organization_id, event_type=EventType.opened, occurred_at=at,
+                          provider="beacon", provider_event_id="open:orm", send_id=send.send_id,
+                          contact_id=send.contact_id, channel=Channel.email, payload=payload))
+        session.commit()
+    payload_text = "payload" if engine.dialect.name == "sqlite" else "payload::text"
+    columns = f"organization_id, event_type, occurred_at, send_id, contact_id, channel, provider, {payload_text}"
+    with engine.connect() as conn:
+        stored = {r[0]: tuple(r[1:]) for r in conn.execute(text(
+            f"SELECT provider_event_id, {columns} FROM events WHERE provider_event_id IN (:fast, 'open:orm')"),
+            {"fast": provider_event_id})}
+        assert stored[provider_event_id] == stored["open:orm"]
+        assert conn.scalar(text("SELECT count(*) FROM events WHERE provider_event_id = 'open:ghost'")) == 0
+
+
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_the_writer_stores_rows_as_the_orm_does_keeps_its_connection_and_reopens_it_after_a_failure(
         backend, migrated_database):
@@ -230,7 +254,7 @@ def test_the_writer_stores_rows_as_the_orm_does_keeps_its_connection_and_reopens
     from api.tracking.event_writer import Hit, KeptConnection, write_hits
     from bench._tracking_setup import seed_sends
     from beacon.schema.db import make_engine, session_factory
-    from beacon.schema.models import Channel, EventType, Send
+    from beacon.schema.models import EventType
 
     with migrated_database(backend, "tracking_writer") as url:
         sends = seed_sends(url, 4, NEW_KEYS)
@@ -248,18 +272,7 @@ def test_the_writer_stores_rows_as_the_orm_does_keeps_its_connection_and_reopens
         assert write_hits(factory, [Hit(sends[2].send_id, EventType.opened, at, "open:2", {})], kept) == [True]
         assert kept.connection is connection, "one connection for the writer's life, not one per batch"
 
-        with factory() as session:  # the same hit through the ORM, for comparison byte for byte
-            send = session.scalars(select(Send).where(Send.send_id == sends[0].send_id)).one()
-            session.add(Event(organization_id=send.organization_id, event_type=EventType.opened, occurred_at=at,
-                              provider="beacon", provider_event_id="open:orm", send_id=send.send_id,
-                              contact_id=send.contact_id, channel=Channel.email, payload=payload))
-            session.commit()
-        columns = "organization_id, event_type, occurred_at, send_id, contact_id, channel, provider, payload"
-        with engine.connect() as conn:
-            stored = {r[0]: tuple(r[1:]) for r in conn.execute(text(
-                f"SELECT provider_event_id, {columns} FROM events WHERE provider_event_id IN ('open:fast', 'open:orm')"))}
-            assert stored["open:fast"] == stored["open:orm"]
-            assert conn.scalar(text("SELECT count(*) FROM events WHERE provider_event_id = 'open:ghost'")) == 0
+        _assert_stored_as_the_orm_stores(engine, sends[0].send_id, at, payload, "open:fast")
 
         with pytest.raises(IntegrityError):  # the same provider event id again: refused as SQLAlchemy would say it
             write_hits(factory, [Hit(sends[3].send_id, EventType.opened, at, "open:fast", {})], kept)
@@ -291,8 +304,8 @@ def test_on_postgresql_the_loop_writes_batches_as_the_orm_does_keeps_its_connect
     from api.tracking.event_writer import Hit
     from api.tracking.pg_writer import AsyncEventWriter
     from bench._tracking_setup import seed_sends
-    from beacon.schema.db import make_engine, session_factory
-    from beacon.schema.models import Channel, EventType, Send
+    from beacon.schema.db import make_engine
+    from beacon.schema.models import EventType
 
     with migrated_database("postgres", "tracking_async_writer") as url:
         sends = seed_sends(url, 40, NEW_KEYS)
@@ -323,18 +336,8 @@ def test_on_postgresql_the_loop_writes_batches_as_the_orm_does_keeps_its_connect
             await writer.close()
 
         asyncio.run(scenario())
-        with session_factory(engine)() as session:  # the same hit through the ORM, for comparison byte for byte
-            send = session.scalars(select(Send).where(Send.send_id == sends[0].send_id)).one()
-            session.add(Event(organization_id=send.organization_id, event_type=EventType.opened, occurred_at=at,
-                              provider="beacon", provider_event_id="open:orm", send_id=send.send_id,
-                              contact_id=send.contact_id, channel=Channel.email, payload=payload))
-            session.commit()
-        columns = "organization_id, event_type, occurred_at, send_id, contact_id, channel, provider, payload::text"
+        _assert_stored_as_the_orm_stores(engine, sends[0].send_id, at, payload, "open:async")
         with engine.connect() as conn:
-            stored = {r[0]: tuple(r[1:]) for r in conn.execute(text(
-                f"SELECT provider_event_id, {columns} FROM events WHERE provider_event_id IN ('open:async', 'open:orm')"))}
-            assert stored["open:async"] == stored["open:orm"]
-            assert conn.scalar(text("SELECT count(*) FROM events WHERE provider_event_id = 'open:ghost'")) == 0
             assert conn.scalar(text("SELECT count(*) FROM events")) == 2 + 100 + 2 + 1
         engine.dispose()
 

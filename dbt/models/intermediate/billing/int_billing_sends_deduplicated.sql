@@ -21,16 +21,11 @@
         on_schema_change='fail'
     )
 }}
-{%- set lookback_hours = var('campaign_events_lookback_hours', 72) | int %}
 
 with
 {%- if is_incremental() %}
 watermarks as (
-    select
-        max(ledger_load_id) as sends_load_id,
-        max(last_webhook_load_id) as webhook_load_id,
-        {{ dbt.dateadd('hour', -lookback_hours, 'max(last_file_loaded_at)') }} as file_from
-    from {{ this }}
+    {{- send_watermarks() }}
 ),
 
 changed_sends as (

@@ -13,7 +13,6 @@
         on_schema_change='fail'
     )
 }}
-{%- set lookback_hours = var('campaign_events_lookback_hours', 72) | int %}
 
 -- One row per campaign send (every ledger row: sent, held out, suppressed, failed, pending) with
 -- the first time each outcome happened to it. Machine opens and bot clicks are not human
@@ -22,12 +21,7 @@
 with
 {%- if is_incremental() %}
 watermarks as (
-    -- per arrival channel: dlt load ids (ledger rows, webhook events); export files' loaded_at
-    select
-        max(ledger_load_id) as sends_load_id,
-        max(last_webhook_load_id) as webhook_load_id,
-        {{ dbt.dateadd('hour', -lookback_hours, 'max(last_file_loaded_at)') }} as file_from
-    from {{ this }}
+    {{- send_watermarks() }}
 ),
 
 changed_sends as (
