@@ -5,12 +5,12 @@ event loop that answers the hits. Measured per hit in a batch of 32 (CPU, 2-core
 batch 48 µs on SQLite / 60 µs on PostgreSQL, Core on a kept connection 53 / 62 µs. Then a SELECT of
 the sends and an executemany INSERT through each column's bind processor: ~27 µs a hit on SQLite,
 where the per-row Python (bind processors, SQLAlchemy's result rows, one sqlite3 step a row) was a
-third. Now one statement a batch does the per-row work in the database: ``INSERT INTO events ... WITH h AS
-(<the hits>) SELECT ... FROM h JOIN sends ... RETURNING send_id`` stores the hits whose send exists, with
-the send's organization, contact and channel, and names them (SQLite write: 174k -> 130k instructions a
-hit, callgrind). The hits go as VALUES on SQLite (as one JSON parameter, escaping each payload's text
-inside the array and parsing it again cost as much as was saved) and as one JSON parameter on PostgreSQL. The
-values are those the ORM stores, byte for byte (tested): the payload serialised by ``json.dumps`` as
+third. Now one statement a batch does the per-row work in the database: ``INSERT INTO events ...
+WITH h AS (<the hits>) SELECT ... FROM h JOIN sends ... RETURNING send_id`` stores the hits whose
+send exists, with the send's organization, contact and channel, and names them (SQLite write: 174k ->
+130k instructions a hit, callgrind). The hits go as VALUES on SQLite (as one JSON parameter, escaping
+each payload's text inside the array and parsing it again cost as much as was saved) and as one JSON
+parameter on PostgreSQL. The values are those the ORM stores, byte for byte (tested): the payload serialised by ``json.dumps`` as
 SQLAlchemy's JSON types do, the event type's value as the non-native enum keeps it, and on SQLite the
 timestamp in SQLAlchemy's DATETIME text form and the send id as its 32 hex digits.
 

@@ -9,12 +9,13 @@ worker: the routed endpoint spent ~1,900-2,500 µs of server CPU per hit (routin
 one thread-pool hop, one session and one commit per hit) against ~120 µs for a bare ASGI app.
 
 Durability is unchanged: a response is released only after the commit that holds its event row.
-Hits are queued on the event loop to a single writer: on SQLite the loop itself, on PostgreSQL (or
-when another connection holds SQLite's write lock) the writer thread; the comment above
-``_WriterThread`` says why. While a batch is being written the next one gathers, then it is written
-with one SELECT of the sends it names and one executemany INSERT, and committed once. If a batch fails, its hits are retried one by
-one if the database refused a row, so a poisoned row fails only its own request (a 500, as a failed
-commit always was); any other failure (database down, commit refused) fails the batch's requests.
+Hits are queued on the event loop, and one batch at a time is written: on the loop itself (SQLite;
+PostgreSQL through psycopg's async connection, api/tracking/pg_writer.py), or by the writer thread
+when another connection holds SQLite's write lock; the comment above ``_WriterThread`` says why.
+While a batch is being written the next one gathers; a batch is one statement
+(api/tracking/event_writer.py), committed once. If a batch fails, its hits are retried one by one if
+the database refused a row, so a poisoned row fails only its own request (a 500, as a failed commit
+always was); any other failure (database down, commit refused) fails the batch's requests.
 """
 
 from __future__ import annotations
@@ -63,8 +64,9 @@ def _redirect_headers(url: str) -> tuple:
 # row's step) cost more than the writes. If another connection holds the lock, the batch goes to the
 # writer thread, which may wait for it: the loop must not, since a sync endpoint in the thread pool can
 # hold the lock while it waits for the loop (its session commits in the dependency's teardown;
-# tests/api/test_kill_under_load.py deadlocked on a loop that waited). PostgreSQL: always the writer
-# thread, as its batches wait on the network and the commit's flush.
+# tests/api/test_kill_under_load.py deadlocked on a loop that waited). PostgreSQL: on the loop too, with
+# psycopg's async connection (api/tracking/pg_writer.py says why). The thread also writes for a session
+# factory bound to a connection (the tests' rolled-back transaction) and checkpoints SQLite's WAL.
 class _WriterThread(threading.Thread):
     """Writes batches handed over by the committers and posts each outcome back to its loop.
 
@@ -146,7 +148,7 @@ class GroupCommitter:
             return
         if engine is not None and engine.dialect.name == "sqlite":
             try:
-                outcomes = write_hits(self.session_factory(), [hit for hit, _ in batch], self.on_loop)
+                outcomes = self.on_loop.write(engine, [hit for hit, _ in batch])
             except (WriteLockBusy, IntegrityError, DataError):
                 pass  # nothing was written: the writer thread waits for the lock, or retries hit by hit
             except Exception as exc:  # the batch failed as a whole (as it would on the thread)
@@ -179,22 +181,27 @@ class GroupCommitter:
 
     async def _write_async(self, engine: Engine, batch: list) -> None:
         """On the loop (PostgreSQL): write the batch, then answer it as the writer thread's outcome would."""
-        hits = [hit for hit, _ in batch]
         try:
-            outcomes: list = await self.on_loop_async.write(engine, hits)
-        except (IntegrityError, DataError) as refused:  # one row the database refuses must not fail its batch mates
-            outcomes = [refused]
-            if len(hits) > 1:
-                log.exception("tracking batch of %d refused; writing its hits one by one", len(hits))
-                outcomes = []
-                for hit in hits:
-                    try:
-                        outcomes.append((await self.on_loop_async.write(engine, [hit]))[0])
-                    except Exception as exc:
-                        outcomes.append(exc)
+            outcomes = await self._store_async(engine, [hit for hit, _ in batch])
         except Exception as exc:  # the batch failed as a whole (database down)
             outcomes = [exc] * len(batch)
         self._written(batch, outcomes)
+
+    async def _store_async(self, engine: Engine, hits: list[Hit]) -> list[bool | BaseException]:
+        """:meth:`_write`, on the loop with the async connection."""
+        try:
+            return await self.on_loop_async.write(engine, hits)
+        except (IntegrityError, DataError):  # one row the database refuses must not fail its batch mates
+            if len(hits) == 1:
+                raise
+            log.exception("tracking batch of %d refused; writing its hits one by one", len(hits))
+        outcomes: list[bool | BaseException] = []
+        for hit in hits:
+            try:
+                outcomes.append((await self.on_loop_async.write(engine, [hit]))[0])
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
     async def aclose(self) -> None:
         await self.on_loop_async.close()
@@ -221,7 +228,8 @@ def _time_ordered_id() -> str:
     """A UUIDv7 (RFC 9562): the millisecond first, so the unique (provider, provider_event_id) index takes
     new rows at its end instead of on random pages (measured, batches of 32 on SQLite: the writer's CPU
     49-54 -> 42 µs a hit against uuid4). The 74 random bits only need to be unique, not secret: Python's
-    generator (seeded from the OS per process, and again in a forked child) costs 0.08 µs against 0.75 µs for os.urandom's syscall."""
+    generator (seeded from the OS per process, and again in a forked child) costs 0.08 µs against
+    0.75 µs for os.urandom's syscall."""
     value = (time.time_ns() // 1_000_000) << 80 | random.getrandbits(80)
     value = (value & ~(0xF << 76) | 0x7 << 76) & ~(0x3 << 62) | 0x2 << 62  # version 7, RFC variant
     text = f"{value:032x}"

@@ -5,8 +5,9 @@ time under load, so each of the thread's network waits (the SELECT of the sends,
 COMMIT) ended with the thread queueing for the GIL; measured on the 2-core box with
 bench/bench_tracking.py, the loop sat idle for ~14% of its time waiting for batches and the server
 answered 3,300 hits/s at ~250 µs of CPU a hit. Here a batch is one round trip that never leaves the
-loop: the statement of :mod:`api.tracking.event_writer` (the batch's rows joined to their sends), on a connection in autocommit, so the statement's own commit has flushed the rows before
-the reply arrives.
+loop: the statement of :mod:`api.tracking.event_writer` (the batch's rows joined to their sends), on
+a connection in autocommit, so the statement's own commit has flushed the rows before the reply
+arrives.
 """
 
 from __future__ import annotations
@@ -71,4 +72,3 @@ class AsyncEventWriter:
                 await connection.close()
             except psycopg.Error:
                 pass
-

@@ -342,6 +342,44 @@ def test_on_postgresql_the_loop_writes_batches_as_the_orm_does_keeps_its_connect
         engine.dispose()
 
 
+@pytest.mark.postgres
+def test_on_postgresql_a_row_the_database_refuses_fails_only_its_own_request(migrated_database):
+    """The loop's batch is retried hit by hit when PostgreSQL refuses one row (here a provider event id
+    already stored): its neighbours are stored and answered, the refused hit gets the IntegrityError."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from api.tracking import fastpath
+    from bench._tracking_setup import seed_sends
+    from beacon.schema.db import make_engine, session_factory
+    from beacon.schema.models import EventType
+
+    with migrated_database("postgres", "tracking_async_refused") as url:
+        sends = seed_sends(url, 3, NEW_KEYS)
+        engine = make_engine(url)
+        factory = session_factory(engine)
+        at = datetime(2026, 11, 24, 1, 2, 3, tzinfo=UTC)
+
+        async def run():
+            committer = fastpath.GroupCommitter(asyncio.get_running_loop(), lambda: factory)
+            assert await committer.submit(fastpath.Hit(sends[0].send_id, EventType.opened, at, "open:taken", {}))
+            futures = [committer.submit(fastpath.Hit(s.send_id, EventType.opened, at, event_id, {}))
+                       for s, event_id in zip(sends, ("open:a", "open:taken", "open:c"), strict=True)]
+            outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            await committer.aclose()
+            return outcomes
+
+        first, refused, last = asyncio.run(run())
+        assert first is True and last is True and isinstance(refused, IntegrityError)
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT provider_event_id FROM events ORDER BY provider_event_id")).scalars().all()
+        assert stored == ["open:a", "open:c", "open:taken"]
+        engine.dispose()
+
+
 def test_on_sqlite_a_held_write_lock_sends_the_batch_to_the_writer_thread_and_never_blocks_the_loop(
         migrated_database, tmp_path):
     """SQLite batches are written on the event loop without waiting for the file's write lock: while
