@@ -10,7 +10,7 @@ one thread-pool hop, one session and one commit per hit) against ~120 µs for a 
 
 Durability is unchanged: a response is released only after the commit that holds its event row.
 Hits are queued on the event loop, and one batch at a time is written: on the loop itself (SQLite;
-PostgreSQL through psycopg's async connection, api/tracking/pg_writer.py), or by the writer thread
+PostgreSQL through asyncpg, api/tracking/pg_writer.py), or by the writer thread
 when another connection holds SQLite's write lock; the comment above ``_WriterThread`` says why.
 While a batch is being written the next one gathers; a batch is one statement
 (api/tracking/event_writer.py), committed once. If a batch fails, its hits are retried one by one if
@@ -65,7 +65,7 @@ def _redirect_headers(url: str) -> tuple:
 # writer thread, which may wait for it: the loop must not, since a sync endpoint in the thread pool can
 # hold the lock while it waits for the loop (its session commits in the dependency's teardown;
 # tests/api/test_kill_under_load.py deadlocked on a loop that waited). PostgreSQL: on the loop too, with
-# psycopg's async connection (api/tracking/pg_writer.py says why). The thread also writes for a session
+# asyncpg (api/tracking/pg_writer.py says why). The thread also writes for a session
 # factory bound to a connection (the tests' rolled-back transaction) and checkpoints SQLite's WAL.
 class _WriterThread(threading.Thread):
     """Writes batches handed over by the committers and posts each outcome back to its loop.
@@ -124,7 +124,7 @@ class GroupCommitter:
         self.busy = False
         self.on_loop = KeptConnection(wait_for_lock=False)  # SQLite: batches are written on the loop itself
         self.since_checkpoint = 0
-        self.on_loop_async = AsyncEventWriter()  # PostgreSQL: batches are written on the loop by psycopg's async API
+        self.on_loop_async = AsyncEventWriter()  # PostgreSQL: batches are written on the loop by asyncpg
         self.writing: asyncio.Task | None = None  # the PostgreSQL batch in flight (a task is only weakly held)
 
     def submit(self, hit: Hit) -> asyncio.Future:

@@ -293,7 +293,7 @@ def test_the_writer_stores_rows_as_the_orm_does_keeps_its_connection_and_reopens
 
 @pytest.mark.postgres
 def test_on_postgresql_the_loop_writes_batches_as_the_orm_does_keeps_its_connection_and_reopens_it(migrated_database):
-    """PostgreSQL batches are written on the event loop by psycopg's async connection (api/tracking/pg_writer.py):
+    """PostgreSQL batches are written on the event loop by asyncpg (api/tracking/pg_writer.py):
     one statement a batch, in autocommit, padded to a statement size with rows that join no send."""
     import asyncio
     from datetime import UTC, datetime
