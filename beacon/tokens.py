@@ -6,9 +6,10 @@ signed with HMAC-SHA256; the signature names the key that made it (a short key i
 the key), so keys rotate: the first key in ``settings.signing_keys`` signs, every listed key still
 verifies links already sitting in inboxes.
 
-Hand-written on the standard library (``hmac``, ``base64``, ``json``) rather than ``itsdangerous``
-because it is not a dependency here and the format needs a key id, which itsdangerous' signer
-does not carry (it would try every key); the whole scheme is a dozen lines.
+Hand-written on the standard library (``hmac``, ``base64``, ``json``; ``orjson`` reads the claims
+of every tracking hit) rather than ``itsdangerous`` because it is not a dependency here and the
+format needs a key id, which itsdangerous' signer does not carry (it would try every key); the
+whole scheme is a dozen lines.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from enum import StrEnum
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+import orjson
 from pydantic import SecretStr
 
 
@@ -33,6 +35,9 @@ class TokenKind(StrEnum):
     click = "c"
     unsubscribe = "u"
     preferences = "p"
+
+
+_KINDS = {kind.value: kind for kind in TokenKind}  # a dict lookup: 0.03 µs against TokenKind()'s 0.36
 
 
 class InvalidToken(ValueError):
@@ -178,11 +183,11 @@ class TokenVerifier:
         if not hmac.compare_digest(_signed(keyed, f"{body}.{kid}"), mac):
             raise InvalidToken("bad signature")
         try:
-            claims = json.loads(_unb64(body).decode())  # a str skips json's encoding detection (~1.5 µs)
-            parsed = TokenClaims(TokenKind(claims["k"]), uuid.UUID(hex=claims["s"]), claims.get("u"))
+            claims = orjson.loads(_unb64(body))  # 0.25 µs against json.loads' 1.4 (every tracking hit)
+            parsed = TokenClaims(_KINDS[claims["k"]], uuid.UUID(hex=claims["s"]), claims.get("u"))
         except (ValueError, KeyError, TypeError, binascii.Error):
             raise InvalidToken("unreadable claims") from None
-        if kind is not None and parsed.kind is not TokenKind(kind):
+        if kind is not None and parsed.kind != kind:
             raise InvalidToken(f"expected a {TokenKind(kind).name} token")
         if parsed.kind is TokenKind.click:
             try:

