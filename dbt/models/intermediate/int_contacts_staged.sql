@@ -17,13 +17,9 @@ customer_value as (
 ),
 
 tracked_engagement as (
-    -- Beacon's own tracking and provider webhooks, already tied to a contact.
-    select contact_id, max(occurred_at) as last_engaged_at
-    from {{ ref('stg_beacon__events') }}
-    where event_type in ('opened', 'clicked')
-        and contact_id is not null
-        and coalesce(payload ->> 'machine_open', payload ->> 'sg_machine_open', 'false') not in ('true', '1')
-    group by contact_id
+    -- Beacon's own tracking and provider webhooks, already tied to a contact (incremental model).
+    select contact_id, last_engaged_at
+    from {{ ref('int_contacts_engaged') }}
 ),
 
 file_engagement as (

@@ -10,6 +10,11 @@
 -- events carry no load id: theirs is loaded_at, minus var('campaign_events_lookback_hours', 72). A
 -- file event that lands with a loaded_at older than that, or rows written into raw outside dlt with
 -- an older load id, need `dbt build --full-refresh --select int_campaign_events_deduplicated+`.
+-- send_load_id, the newest dlt load among a send's ledger row and surviving webhook events, is the
+-- same on every row of a send and moves to the new load whenever a build rewrites the send for a
+-- webhook event or ledger row: int_campaign_sends_summarized reads the rewritten sends by it (rows a
+-- build appends sit together, so DuckDB skips the row groups below the watermark) instead of
+-- joining every stored event to the changed sends.
 {{
     config(
         materialized='incremental',
@@ -133,17 +138,18 @@ event_keys as (
     -- the staged sources again for it; an incremental one, few rows, takes them from all_events
     -- (one scan of the raw events, not two).
 {%- if is_incremental() %}
-    select source_rank, row_key, organization_id, provider, provider_event_id, send_id, event_type, occurred_at
+    select source_rank, row_key, organization_id, provider, provider_event_id, send_id, event_type, occurred_at,
+        dlt_load_id
     from all_events
 {%- else %}
     select 0 as source_rank, cast(event_id as varchar) as row_key, organization_id, provider, provider_event_id,
-        send_id, event_type, occurred_at
+        send_id, event_type, occurred_at, dlt_load_id
     from {{ ref('stg_beacon__events') }} as staged
     where send_id is not null
         and event_type in {{ kinds }}
     union all
     select 1 as source_rank, provider || ':' || provider_event_id as row_key, organization_id, provider, provider_event_id,
-        send_id, event_type, occurred_at
+        send_id, event_type, occurred_at, cast(null as varchar) as dlt_load_id
     from {{ ref('stg_files__provider_events') }} as staged
     where send_id is not null
         and event_type in {{ kinds }}
@@ -183,12 +189,16 @@ sends as (
         and {{ only_changed_sends('staged') }}
 ),
 
-deliveries as (
-    -- the send's first delivery, from the narrow keys (a grouped join: cheaper than a window)
-    select organization_id, send_id, min(occurred_at) as delivered_at
+send_outcomes as (
+    -- Per send, from the narrow keys of its surviving events (a grouped join: cheaper than a
+    -- window): its first delivery, and the newest dlt load among them (for send_load_id).
+    select
+        organization_id,
+        send_id,
+        min(case when event_type = 'delivered' then occurred_at end) as delivered_at,
+        max(dlt_load_id) as events_load_id
     from event_keys
-    where event_type = 'delivered'
-        and not exists (
+    where not exists (
             select 1 from losers
             where losers.source_rank = event_keys.source_rank
                 and losers.row_key = event_keys.row_key
@@ -215,14 +225,15 @@ events_on_sends as (
         deduplicated.arrived_via,
         deduplicated.received_at,
         deduplicated.dlt_load_id,
-        deliveries.delivered_at
+        send_outcomes.delivered_at,
+        greatest(sends.dlt_load_id, send_outcomes.events_load_id) as send_load_id
     from deduplicated
     inner join sends
         on deduplicated.organization_id = sends.organization_id
         and deduplicated.send_id = sends.send_id
-    left join deliveries
-        on deduplicated.organization_id = deliveries.organization_id
-        and deduplicated.send_id = deliveries.send_id
+    left join send_outcomes
+        on deduplicated.organization_id = send_outcomes.organization_id
+        and deduplicated.send_id = send_outcomes.send_id
 )
 
 select
@@ -259,5 +270,6 @@ select
     ) as is_bot_click,
     arrived_via,
     received_at,
-    dlt_load_id
+    dlt_load_id,
+    send_load_id
 from events_on_sends

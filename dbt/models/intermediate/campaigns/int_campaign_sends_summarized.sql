@@ -24,20 +24,31 @@ watermarks as (
     {{- send_watermarks() }}
 ),
 
+-- The sends the events model rewrote for a webhook event or ledger row since this model's newest
+-- load: every row of such a send carries the new send_load_id (each condition alone in its `where`,
+-- so DuckDB skips the row groups below the watermark; a build's rewritten rows are appended together).
+rewritten_events as (
+    select * from {{ ref('int_campaign_events_deduplicated') }}
+    where send_load_id > coalesce((select greatest(sends_load_id, webhook_load_id) from watermarks), '')
+),
+
+-- Sends with a new export-file event (loaded_at within the lookback), whose rows keep their send_load_id.
+file_changed_sends as (
+    select organization_id, send_id from {{ ref('int_campaign_events_deduplicated') }}
+    where arrived_via = 'file'
+        and ((select file_from from watermarks) is null or received_at >= (select file_from from watermarks))
+),
+
 changed_sends as (
-    -- Narrow reads of the two inputs, each named once below: a CTE over a whole input read twice
-    -- is materialised in full (DuckDB, PostgreSQL), which cost most of the incremental build.
+    -- Narrow reads of the inputs: a CTE over a whole input read twice is materialised in full
+    -- (DuckDB, PostgreSQL), which cost most of the incremental build.
     select organization_id, send_id from {{ ref('stg_beacon__sends') }}
     where campaign_id is not null
         and dlt_load_id > coalesce((select sends_load_id from watermarks), '')
     union
-    -- (each condition alone, so DuckDB can skip the row groups below the watermark)
-    select organization_id, send_id from {{ ref('int_campaign_events_deduplicated') }}
-    where dlt_load_id > coalesce((select webhook_load_id from watermarks), '')
+    select organization_id, send_id from rewritten_events
     union
-    select organization_id, send_id from {{ ref('int_campaign_events_deduplicated') }}
-    where arrived_via = 'file'
-        and ((select file_from from watermarks) is null or received_at >= (select file_from from watermarks))
+    select organization_id, send_id from file_changed_sends
 ),
 {%- endif %}
 
@@ -48,8 +59,21 @@ sends as (
 ),
 
 events as (
+{%- if is_incremental() %}
+    -- all the events of the changed sends: the rewritten ones, and the other events of the sends
+    -- with new file events (a join of every stored event only when there are such sends)
+    select * from rewritten_events
+    union all
     select * from {{ ref('int_campaign_events_deduplicated') }} as staged
-    where {{ only_changed_sends('staged') }}
+    where coalesce(send_load_id, '') <= coalesce((select greatest(sends_load_id, webhook_load_id) from watermarks), '')
+        and exists (
+            select 1 from file_changed_sends
+            where file_changed_sends.organization_id = staged.organization_id
+                and file_changed_sends.send_id = staged.send_id
+        )
+{%- else %}
+    select * from {{ ref('int_campaign_events_deduplicated') }}
+{%- endif %}
 ),
 
 outcomes as (

@@ -48,7 +48,7 @@ dated_{{ loop.index }} as (
         organization_id,
         campaign_id,
         variant_name,
-        cast({{ at }} at time zone 'UTC' as date) as activity_date,
+        {{ utc_date(at) }} as activity_date,
         {%- for name, at_, condition in measures %}
         {%- if at_ == at %}
         sum(case when {{ condition }} then 1 else 0 end) as {{ name }}
@@ -59,7 +59,7 @@ dated_{{ loop.index }} as (
     from {{ ref('int_campaign_sends_summarized') }}
     where {{ at }} is not null
         and ({% for name, condition in named %}({{ condition }}){{ ' or ' if not loop.last }}{% endfor %})
-    group by organization_id, campaign_id, variant_name, cast({{ at }} at time zone 'UTC' as date)
+    group by organization_id, campaign_id, variant_name, {{ utc_date(at) }}
 ),
 {%- endfor %}
 

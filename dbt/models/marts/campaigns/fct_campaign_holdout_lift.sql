@@ -95,14 +95,15 @@ campaign_windows as (
 ),
 
 window_orders as (
-    select orders.organization_id, orders.contact_id, orders.order_id, orders.ordered_at, orders.net_amount_tenant
+    -- a range join to the few campaign spans, then distinct (an order in overlapping spans): cheaper
+    -- on DuckDB than `exists`, which grouped every order by its correlated columns (4.5M at the
+    -- bench scale)
+    select distinct orders.organization_id, orders.contact_id, orders.order_id, orders.ordered_at, orders.net_amount_tenant
     from orders
-    where exists (
-        select 1 from campaign_windows
-        where campaign_windows.organization_id = orders.organization_id
-            and orders.ordered_at >= campaign_windows.window_start
-            and orders.ordered_at <= campaign_windows.window_end
-    )
+    inner join campaign_windows
+        on campaign_windows.organization_id = orders.organization_id
+        and orders.ordered_at >= campaign_windows.window_start
+        and orders.ordered_at <= campaign_windows.window_end
 ),
 
 recipient_outcomes as (
