@@ -1,8 +1,9 @@
 {#- The UTC calendar day of a timestamp with time zone. On DuckDB from the epoch microseconds (the
     value as stored): `at time zone 'UTC'` goes through ICU per row, ~10x the cost, which made it
-    most of fct_campaign_daily's time (11 such days per send at the bench scale). The double quotient
-    is exact enough for floor(): a day boundary is 1/86400000000 away from the next integer, far
-    above a double's resolution at these magnitudes. Elsewhere the portable cast. -#}
+    most of fct_campaign_daily's time (11 such days per send at the bench scale); fct_orders and
+    int_contacts_staged date by it too. The double quotient is exact enough for floor(): a day
+    boundary is 1/86400000000 away from the next integer, far above a double's resolution at these
+    magnitudes. Elsewhere the portable cast. -#}
 {% macro utc_date(expr) -%}
     {{ return(adapter.dispatch('utc_date')(expr)) }}
 {%- endmacro %}

@@ -75,7 +75,7 @@ select
             when orders_count >= 2 then 'repeat'
             when orders_count = 1 then 'customer'
             when last_engaged_at is not null
-                and {{ dbt.datediff("cast(last_engaged_at at time zone 'UTC' as date)", as_of, 'day') }}
+                and {{ dbt.datediff(utc_date('last_engaged_at'), as_of, 'day') }}
                     <= {{ var('prospect_engaged_within_days', 90) }} then 'prospect'
             else 'lead'
         end as varchar

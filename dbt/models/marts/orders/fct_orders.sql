@@ -21,7 +21,7 @@ orders_netted as (
         orders.order_status = 'refunded'
             or (orders.total_amount > 0 and orders.refunded_amount >= orders.total_amount) as is_fully_refunded,
         case when orders.is_cancelled then 0 else orders.total_amount - orders.refunded_amount end as net_amount,
-        cast(orders.ordered_at at time zone 'UTC' as date) as order_date_utc
+        {{ utc_date('orders.ordered_at') }} as order_date_utc
     from orders
     inner join organizations
         on orders.organization_id = organizations.organization_id
