@@ -10,9 +10,10 @@ WITH h AS (<the hits>) SELECT ... FROM h JOIN sends ... RETURNING send_id`` stor
 send exists, with the send's organization, contact and channel, and names them (SQLite write: 174k ->
 130k instructions a hit, callgrind). The hits go as VALUES on SQLite (as one JSON parameter, escaping
 each payload's text inside the array and parsing it again cost as much as was saved) and as one JSON
-parameter on PostgreSQL. The values are those the ORM stores, byte for byte (tested): the payload serialised by ``json.dumps`` as
-SQLAlchemy's JSON types do, the event type's value as the non-native enum keeps it, and on SQLite the
-timestamp in SQLAlchemy's DATETIME text form and the send id as its 32 hex digits.
+parameter on PostgreSQL. The rows are those the ORM stores (tested): on SQLite byte for byte (the
+payload serialised as ``json.dumps`` does for SQLAlchemy's JSON type, the timestamp in its DATETIME
+text form, the send id as its 32 hex digits), on PostgreSQL value for value (jsonb keeps the
+payload's value, not its text); the event type is its value, as the non-native enum keeps it.
 
 The connection is kept for the writer's life when the session factory is bound to an engine (the
 server: no pool checkout or pre-ping per batch), and dropped after any failure; a batch that finds it
@@ -40,8 +41,8 @@ from beacon.schema.models import EventType
 
 _SIZES = tuple(2 ** n for n in range(9))  # SQLite rows per statement: a batch is padded up to the next size
 MAX_ROWS = _SIZES[-1]
-# INSERT first (not WITH): the sqlite3 module opens its implicit transaction only before a statement that
-# starts with INSERT, and the batch's commit must be the writer's, not the statement's own.
+# INSERT first (not WITH): through a Session or SQLAlchemy connection (write_batch) the sqlite3 module opens its
+# implicit transaction only before a statement that starts with INSERT, and the commit must be the caller's.
 _INSERT = ("INSERT INTO events (organization_id, event_type, occurred_at, provider, provider_event_id, send_id, "
            "contact_id, channel, payload) ")
 _JOINED = ("SELECT s.organization_id, h.event_type, h.occurred_at, 'beacon', h.provider_event_id, s.send_id, "
@@ -101,15 +102,19 @@ def found_sends(hits: list[Hit], stored: set, dialect: str) -> list[bool]:
     return [hit.send_id in stored for hit in hits]
 
 
-def write_batch(conn: Connection, hits: list[Hit]) -> list[bool]:
-    """Insert the hits whose send exists, in ``conn``'s transaction; per hit, whether it does."""
-    dialect = conn.dialect.name
+def _insert_batches(execute: Callable, hits: list[Hit], dialect: str) -> list[bool]:
+    """Run the hits' statements (``MAX_ROWS`` each) by ``execute(sql, params)``; per hit, whether its send exists."""
     outcomes = []
     for start in range(0, len(hits), MAX_ROWS):
         chunk = hits[start:start + MAX_ROWS]
         sql, params = batch_statement(chunk, dialect)
-        outcomes += found_sends(chunk, {row[0] for row in conn.exec_driver_sql(sql, params)}, dialect)
+        outcomes += found_sends(chunk, {row[0] for row in execute(sql, params)}, dialect)
     return outcomes
+
+
+def write_batch(conn: Connection, hits: list[Hit]) -> list[bool]:
+    """Insert the hits whose send exists, in ``conn``'s transaction; per hit, whether it does."""
+    return _insert_batches(conn.exec_driver_sql, hits, conn.dialect.name)
 
 
 class WriteLockBusy(Exception):
@@ -178,19 +183,15 @@ class KeptConnection:
             return outcome
 
     def _write_sqlite(self, hits: list[Hit]) -> list[bool]:
-        statements = [batch_statement(hits[start:start + MAX_ROWS], "sqlite") for start in range(0, len(hits), MAX_ROWS)]
-        several = len(statements) > 1  # then one explicit transaction holds them all
-        sql, params = "BEGIN", ()
+        several = len(hits) > MAX_ROWS  # several statements: one explicit transaction holds them all
         try:
             if several:
-                self.sqlite.execute(sql)
-            stored: set = set()
-            for sql, params in statements:
-                stored.update(row[0] for row in self.sqlite.execute(sql, params))
+                self.sqlite.execute("BEGIN")
+            outcome = _insert_batches(self.sqlite.execute, hits, "sqlite")
             if several:
-                self.sqlite.execute(sql := "COMMIT")
+                self.sqlite.execute("COMMIT")
         except sqlite3.Error as exc:
-            error = DBAPIError.instance(sql, params, exc, sqlite3.Error)  # as SQLAlchemy would raise it
+            error = DBAPIError.instance(_INSERT, None, exc, sqlite3.Error)  # as SQLAlchemy would raise it
             if not self.wait_for_lock and _lock_busy(error):
                 if self.sqlite.in_transaction:
                     self.sqlite.rollback()
@@ -200,7 +201,7 @@ class KeptConnection:
         except BaseException:
             self.close(invalidate=True)  # a half-done connection is never reused
             raise
-        return found_sends(hits, stored, "sqlite")
+        return outcome
 
     def checkpoint(self, engine: Engine) -> None:
         """Copy SQLite's write-ahead log into the database file without waiting on anyone (PASSIVE)."""
