@@ -45,12 +45,19 @@ MAX_ROWS = _SIZES[-1]
 # implicit transaction only before a statement that starts with INSERT, and the commit must be the caller's.
 _INSERT = ("INSERT INTO events (organization_id, event_type, occurred_at, provider, provider_event_id, send_id, "
            "contact_id, channel, payload) ")
-_JOINED = ("SELECT s.organization_id, h.event_type, h.occurred_at, 'beacon', h.provider_event_id, s.send_id, "
-           "s.contact_id, s.channel, h.payload FROM h JOIN sends AS s ON s.send_id = h.send_id RETURNING send_id")
+_SELECTED = ("SELECT s.organization_id, h.event_type, h.occurred_at, 'beacon', h.provider_event_id, s.send_id, "
+             "s.contact_id, s.channel, h.payload FROM h ")
+_JOINED = _SELECTED + "JOIN sends AS s ON s.send_id = h.send_id RETURNING send_id"
 # PostgreSQL: the batch as one JSON parameter. Not VALUES as on SQLite: psycopg re-parses the placeholders of
 # any statement over 4 kB on every execute (~1 ms for 32 rows), and its array dumper is pure Python.
+# Each hit's send is looked up by its key (OFFSET 0 keeps the subquery a per-row index lookup): with a plain join
+# the planner, taking the function's 100 rows for an estimate, hashed a scan of every send, whose cost grows with
+# the ledger (measured, 5,000 sends, 16 hits a batch: 0.83 -> 0.43 ms of execution a batch, and PostgreSQL's
+# CPU per hit about halved; SQLite already searches the sends' key per hit).
 POSTGRES_INSERT = (_INSERT + "WITH h AS (SELECT * FROM json_to_recordset(%s::json) AS h (event_type varchar, "
-                    "occurred_at timestamptz, provider_event_id varchar, send_id uuid, payload jsonb)) " + _JOINED)
+                    "occurred_at timestamptz, provider_event_id varchar, send_id uuid, payload jsonb)) " + _SELECTED
+                    + "CROSS JOIN LATERAL (SELECT organization_id, send_id, contact_id, channel FROM sends "
+                    "WHERE sends.send_id = h.send_id OFFSET 0) AS s RETURNING send_id")
 
 
 # json.dumps(payload) as SQLAlchemy's JSON type writes it, without json.dumps building a new C encoder per call
