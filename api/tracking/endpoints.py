@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import SessionDep, SettingsDep
-from api.errors import ErrorResponse, NotFound
+from api.errors import NotFound
 from api.tracking import pages, service
 from beacon.tokens import TokenKind, UnsafeDestination, check_destination
 
