@@ -73,7 +73,7 @@ class AsyncEventWriter:
                     # this attempt fail as a duplicate, so no hit is ever stored twice.
                     continue
                 raise _as_sqlalchemy_error(exc) from exc
-            return found_sends(hits, stored, "postgresql")
+            return found_sends(hits, stored)
 
     async def close(self) -> None:
         if self.connection is not None:
