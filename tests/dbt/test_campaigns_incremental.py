@@ -7,9 +7,13 @@ and clicks); the campaign models are built; the held-back events then arrive (re
 after everything stored, some only just inside the lookback window), with webhook replays of built
 events under new ids (dedupe across the boundary), late human clicks on delivered sends and late
 `sent` replays (some earlier than the stored first `sent` time, which moves a message's billing
-time); the models are built incrementally. Every campaign and billing model's rows must then equal
-those of `dbt build --full-refresh` over the same raw data (so must the contacts' last engagement,
-also incremental), and the second build must have taken the incremental path.
+time); the models are built incrementally. A later load then brings events only (no ledger rows:
+the billing dedupe merges them into its stored rows without reading all events): `sent` replays
+earlier and later than the stored ones, a first `sent` event for sends that had none, late clicks; a
+third, incremental build.
+Every campaign and billing model's rows must then equal those of `dbt build --full-refresh` over the
+same raw data (so must the contacts' last engagement, also incremental), and the later builds must
+have taken the incremental path.
 """
 
 from __future__ import annotations
@@ -115,6 +119,45 @@ def _arrive(url: str, postgres: bool) -> None:
     )
 
 
+def _arrive_events_only(url: str, postgres: bool) -> None:
+    """A later load with webhook events only: `sent` replays (new ids) two minutes before or after the
+    stored ones, a first `sent` event for sends whose (old) ledger row had none, and late human clicks
+    on delivered sends."""
+    json_type = "jsonb" if postgres else "json"
+    hours = "interval '1 hour'"
+    columns = ("id, organization_id, event_type, occurred_at, received_at, send_id, contact_id, channel, provider, "
+               "provider_event_id, payload, _dlt_load_id")
+    _execute(
+        url,
+        "create table raw.watermark as select max(received_at) as received_at from raw.events",
+        f"""insert into raw.events ({columns})
+            select 30000000 + id, organization_id, event_type,
+                   occurred_at + case when id % 2 = 0 then -2 else 2 end * interval '1 minute',
+                   (select received_at from raw.watermark) + {hours}, send_id, contact_id, channel, provider,
+                   'resent-again-' || cast(id as varchar), payload, 'later2'
+            from raw.events where id % 7 = 2 and send_id is not null and event_type = 'sent'""",
+        f"""insert into raw.events ({columns})
+            select 40000000 + row_number() over (order by sends.send_id), sends.organization_id, 'sent',
+                   sends.created_at, (select received_at from raw.watermark) + {hours}, sends.send_id,
+                   sends.contact_id, sends.channel, 'sendgrid', 'first-sent-' || sends.send_id,
+                   cast('{{}}' as {json_type}), 'later2'
+            from raw.sends as sends
+            where not exists (select 1 from raw.events where events.send_id = sends.send_id and events.event_type = 'sent')""",
+        f"""insert into raw.events ({columns})
+            select 50000000 + id, organization_id, 'clicked', occurred_at + 40 * {hours},
+                   (select received_at from raw.watermark) + {hours}, send_id, contact_id, channel, provider,
+                   'late-again-' || cast(id as varchar),
+                   cast('{{"useragent": "Mozilla/5.0 (X11; Linux x86_64)"}}' as {json_type}), 'later2'
+            from raw.events where id % 11 = 4 and send_id is not null and event_type = 'delivered'""",
+        "drop table raw.watermark",
+    )
+
+
+def _compiled(work) -> dict[str, str]:
+    results = json.loads((work / "dbt_target" / "run_results.json").read_text())["results"]
+    return {r["unique_id"].rsplit(".", 1)[-1]: r.get("compiled_code") or "" for r in results}
+
+
 def _snapshot(url: str) -> None:
     statements = ["create schema if not exists incremental_copy"]
     for schema, models in COMPARED.items():
@@ -132,16 +175,18 @@ def built(request, tmp_path_factory, migrated_database) -> str:
         run_dbt_build(url, work, SELECTED, BILLING_VARS, *build)
         _arrive(url, postgres=request.param == "postgres")
         run_dbt_build(url, work, SELECTED, BILLING_VARS, *build)
-        results = json.loads((work / "dbt_target" / "run_results.json").read_text())["results"]
-        compiled = {r["unique_id"].rsplit(".", 1)[-1]: r.get("compiled_code") or "" for r in results}
+        with_ledger_rows = _compiled(work)
+        _arrive_events_only(url, postgres=request.param == "postgres")
+        run_dbt_build(url, work, SELECTED, BILLING_VARS, *build)
+        compiled = _compiled(work)
         _snapshot(url)
         run_dbt_build(url, work, SELECTED, BILLING_VARS, *build, "--full-refresh")
-        yield url, compiled
+        yield url, compiled, with_ledger_rows
 
 
 @pytest.mark.parametrize("schema,model", [(s, m) for s, models in COMPARED.items() for m in models])
 def test_incremental_build_equals_full_refresh(built, schema, model):
-    built, _ = built
+    built, _, _ = built
     full = _rows(built, f"select count(*) from {schema}.{model}")[0][0]
     assert full > 0, f"{model} is empty: nothing compared"
     # Rows in one and not the other, both ways (multiset-insensitive `except`, so counts are compared too).
@@ -155,7 +200,7 @@ def test_incremental_build_equals_full_refresh(built, schema, model):
 
 def test_late_events_reached_the_incremental_build(built):
     """The late arrivals really are in the incremental result (else the comparison proves little)."""
-    url, _ = built
+    url, _, _ = built
     late = _rows(url, "select count(*) from incremental_copy.int_campaign_events_deduplicated "
                       "where provider_event_id like 'late-%'")[0][0]
     assert late > 0
@@ -168,10 +213,26 @@ def test_late_events_reached_the_incremental_build(built):
                        "join raw.events e on e.organization_id = b.organization_id and lower(e.send_id) = b.send_id "
                        "where e.provider_event_id like 'resent-%' and e.id % 2 = 1 and e.occurred_at = b.sent_at")[0][0]
     assert moved > 0
+    # The events-only load reached the billing dedupe's merge: replays earlier still moved billing
+    # times, and sends whose first `sent` event came in it are billed at it.
+    for prefix in ("resent-again-", "first-sent-"):
+        merged = _rows(url, "select count(*) from incremental_copy.int_billing_sends_deduplicated b "
+                            "join raw.events e on e.organization_id = b.organization_id and lower(e.send_id) = b.send_id "
+                            f"where e.provider_event_id like '{prefix}%' and e.occurred_at = b.sent_at")[0][0]
+        assert merged > 0, prefix
 
 
 @pytest.mark.parametrize("model", INCREMENTAL)
 def test_second_build_ran_incrementally(built, model):
-    """The second build took the incremental path (only the changed sends / new events), not a rebuild."""
-    _, compiled = built
-    assert INCREMENTAL[model] in compiled[model]
+    """The incremental builds took the incremental path (only the changed sends / new events), not a rebuild."""
+    _, compiled, with_ledger_rows = built
+    assert INCREMENTAL[model] in compiled[model] and INCREMENTAL[model] in with_ledger_rows[model]
+
+
+def test_billing_dedupe_reads_all_events_only_for_new_ledger_rows(built):
+    """The build after new ledger rows read all the `sent` events of their sends; the events-only build
+    merged the new events into the stored rows without that scan."""
+    _, compiled, with_ledger_rows = built
+    all_events = "ledger_changed_sends.send_id = staged.send_id"
+    assert all_events in with_ledger_rows["int_billing_sends_deduplicated"]
+    assert all_events not in compiled["int_billing_sends_deduplicated"]

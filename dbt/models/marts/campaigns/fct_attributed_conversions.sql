@@ -33,10 +33,11 @@ touches as (
             when channel = '{{ channel }}' then {{ days | int }}
             {%- endfor %}
         end as attribution_window_days,
-        -- the window's end, once per touch (not once per touch and order pair in the join below)
+        -- the window's end, once per touch (not once per touch and order pair in the join below), as
+        -- an instant for the comparison there (macro instant_plus_days: no per-row ICU on DuckDB)
         case
             {%- for channel, days in windows.items() %}
-            when channel = '{{ channel }}' then {{ dbt.dateadd('day', days | int, 'occurred_at') }}
+            when channel = '{{ channel }}' then {{ instant_plus_days('occurred_at', days | int) }}
             {%- endfor %}
         end as window_ends_at
     from events
@@ -79,7 +80,7 @@ candidates as (
         on orders.organization_id = touches.organization_id
         and orders.contact_id = touches.contact_id
         and touches.touched_at <= orders.ordered_at
-        and orders.ordered_at <= touches.window_ends_at
+        and {{ instant('orders.ordered_at') }} <= touches.window_ends_at
 )
 
 select
