@@ -31,7 +31,7 @@ from tests.dbt.test_marts_customers import _rows
 pytestmark = pytest.mark.slow
 
 # model: what only its incremental path compiles
-INCREMENTAL = {"int_campaign_events_deduplicated": "changed_sends", "int_campaign_sends_summarized": "changed_sends",
+INCREMENTAL = {"int_campaign_events_deduplicated": "touched_sends", "int_campaign_sends_summarized": "changed_sends",
                "int_billing_sends_deduplicated": "changed_sends", "int_contacts_engaged": "as stored"}
 COMPARED = {
     "intermediate": (*INCREMENTAL, "int_billing_usage_per_period"),
@@ -61,8 +61,14 @@ def _hold_back(url: str) -> None:
     later = "(substr(send_id, 1, 1) in ('0', '1', '2') or (event_type in ('opened', 'clicked') and {} % 5 = 2))"
     events, files = later.format("id"), later.format("length(provider_event_id)")
     sends = "substr(lower(send_id), 1, 1) = '3'"
+    # the webhook deliveries of another 1/16 of the sends wait for the events-only load (their opens
+    # are built without a delivery); their export-file copies never come
+    deliveries = "substr(lower(send_id), 1, 1) = '4' and event_type = 'delivered'"
     _execute(
         url,
+        f"create table raw.deliveries_later as select * from raw.events where {deliveries}",
+        f"delete from raw.events where {deliveries}",
+        f"delete from raw.provider_events where {deliveries}",
         f"create table raw.events_later as select * from raw.events where {events}",
         f"delete from raw.events where {events}",
         f"create table raw.provider_events_later as select * from raw.provider_events where {files}",
@@ -122,7 +128,11 @@ def _arrive(url: str, postgres: bool) -> None:
 def _arrive_events_only(url: str, postgres: bool) -> None:
     """A later load with webhook events only: `sent` replays (new ids) two minutes before or after the
     stored ones, a first `sent` event for sends whose (old) ledger row had none, and late human clicks
-    on delivered sends."""
+    on delivered sends (appended to the stored sends). And what makes the events model rewrite a
+    stored send: the held-back first deliveries of sends with stored opens, a second before their
+    first open (the open becomes a machine open by timing), deliveries a minute earlier than the
+    stored first one, and replays that rank before the stored copy (same send, type and time, a lower
+    provider event id); plus webhook retries of stored opens under the same provider event id (they lose)."""
     json_type = "jsonb" if postgres else "json"
     hours = "interval '1 hour'"
     columns = ("id, organization_id, event_type, occurred_at, received_at, send_id, contact_id, channel, provider, "
@@ -149,6 +159,30 @@ def _arrive_events_only(url: str, postgres: bool) -> None:
                    'late-again-' || cast(id as varchar),
                    cast('{{"useragent": "Mozilla/5.0 (X11; Linux x86_64)"}}' as {json_type}), 'later2'
             from raw.events where id % 11 = 4 and send_id is not null and event_type = 'delivered'""",
+        f"""insert into raw.events ({columns})
+            select 60000000 + d.id, d.organization_id, d.event_type,
+                   coalesce((select min(o.occurred_at) from raw.events as o
+                        where o.send_id = d.send_id and o.event_type = 'opened') - interval '1 second', d.occurred_at),
+                   (select received_at from raw.watermark) + {hours}, d.send_id, d.contact_id, d.channel, d.provider,
+                   d.provider_event_id, d.payload, 'later2'
+            from raw.deliveries_later as d""",
+        f"""insert into raw.events ({columns})
+            select 70000000 + id, organization_id, event_type, occurred_at - interval '1 minute',
+                   (select received_at from raw.watermark) + {hours}, send_id, contact_id, channel, provider,
+                   'earlier-delivery-' || cast(id as varchar), payload, 'later2'
+            from raw.events where id % 9 = 4 and send_id is not null and event_type = 'delivered'
+                and id < 40000000""",
+        f"""insert into raw.events ({columns})
+            select 80000000 + id, organization_id, event_type, occurred_at,
+                   (select received_at from raw.watermark) + {hours}, send_id, contact_id, channel, provider,
+                   '0-first-' || cast(id as varchar), payload, 'later2'
+            from raw.events where id % 13 = 6 and send_id is not null and event_type = 'clicked' and id < 40000000""",
+        f"""insert into raw.events ({columns})
+            select 90000000 + id, organization_id, event_type, occurred_at,
+                   (select received_at from raw.watermark) + {hours}, send_id, contact_id, channel, provider,
+                   provider_event_id, payload, 'later2'
+            from raw.events where id % 17 = 8 and send_id is not null and event_type = 'opened' and id < 40000000""",
+        "drop table raw.deliveries_later",
         "drop table raw.watermark",
     )
 
@@ -227,6 +261,28 @@ def test_second_build_ran_incrementally(built, model):
     """The incremental builds took the incremental path (only the changed sends / new events), not a rebuild."""
     _, compiled, with_ledger_rows = built
     assert INCREMENTAL[model] in compiled[model] and INCREMENTAL[model] in with_ledger_rows[model]
+
+
+def test_events_dedupe_reads_all_events_only_for_new_ledger_rows(built):
+    """The build after new ledger rows recomputed their sends from all raw events; the events-only build
+    read the new events and the stored rows only."""
+    _, compiled, with_ledger_rows = built
+    assert "changed_sends" in with_ledger_rows["int_campaign_events_deduplicated"]
+    assert "changed_sends" not in compiled["int_campaign_events_deduplicated"]
+
+
+def test_events_only_load_rewrote_and_appended(built):
+    """The events-only load reached both of the events model's paths: opens reclassified by a late first
+    delivery (a rewritten send), the replays ranked before a stored copy in its place, and late clicks."""
+    url, _, _ = built
+    table = "incremental_copy.int_campaign_events_deduplicated"
+    reclassified = _rows(url, f"select count(*) from {table} where substr(send_id, 1, 1) = '4' "
+                              "and event_type = 'opened' and is_machine_open and not is_flagged_machine_open "
+                              "and coalesce(trim(user_agent), '') <> 'Mozilla/5.0' "
+                              "and occurred_at > delivered_at and occurred_at <= delivered_at + interval '2 second'")[0][0]
+    assert reclassified > 0
+    for prefix in ("0-first-", "earlier-delivery-", "late-again-"):
+        assert _rows(url, f"select count(*) from {table} where provider_event_id like '{prefix}%'")[0][0] > 0, prefix
 
 
 def test_billing_dedupe_reads_all_events_only_for_new_ledger_rows(built):

@@ -24,15 +24,16 @@ watermarks as (
     {{- send_watermarks() }}
 ),
 
--- The sends the events model rewrote for a webhook event or ledger row since this model's newest
--- load: every row of such a send carries the new send_load_id (each condition alone in its `where`,
--- so DuckDB skips the row groups below the watermark; a build's rewritten rows are appended together).
-rewritten_events as (
-    select * from {{ ref('int_campaign_events_deduplicated') }}
-    where send_load_id > coalesce((select greatest(sends_load_id, webhook_load_id) from watermarks), '')
+-- The sends with a new webhook event since this model's newest load (appended by the events model,
+-- or rewritten with all their rows): alone in its `where`, so DuckDB skips the row groups below the
+-- watermark (a build's rows are appended together). A rewrite for a new ledger row is found by the
+-- ledger row below.
+written_sends as (
+    select organization_id, send_id from {{ ref('int_campaign_events_deduplicated') }}
+    where dlt_load_id > coalesce((select webhook_load_id from watermarks), '')
 ),
 
--- Sends with a new export-file event (loaded_at within the lookback), whose rows keep their send_load_id.
+-- Sends with a new export-file event (loaded_at within the lookback).
 file_changed_sends as (
     select organization_id, send_id from {{ ref('int_campaign_events_deduplicated') }}
     where arrived_via = 'file'
@@ -46,7 +47,7 @@ changed_sends as (
     where campaign_id is not null
         and dlt_load_id > coalesce((select sends_load_id from watermarks), '')
     union
-    select organization_id, send_id from rewritten_events
+    select organization_id, send_id from written_sends
     union
     select organization_id, send_id from file_changed_sends
 ),
@@ -60,16 +61,14 @@ sends as (
 
 events as (
 {%- if is_incremental() %}
-    -- all the events of the changed sends: the rewritten ones, and the other events of the sends
-    -- with new file events (a join of every stored event only when there are such sends)
-    select * from rewritten_events
-    union all
+    -- all the stored events of the changed sends (the events model appends a send's new events
+    -- beside its older ones); `send_id in` first, a one-column semi-join DuckDB probes faster
     select * from {{ ref('int_campaign_events_deduplicated') }} as staged
-    where coalesce(send_load_id, '') <= coalesce((select greatest(sends_load_id, webhook_load_id) from watermarks), '')
+    where send_id in (select send_id from changed_sends)
         and exists (
-            select 1 from file_changed_sends
-            where file_changed_sends.organization_id = staged.organization_id
-                and file_changed_sends.send_id = staged.send_id
+            select 1 from changed_sends
+            where changed_sends.organization_id = staged.organization_id
+                and changed_sends.send_id = staged.send_id
         )
 {%- else %}
     select * from {{ ref('int_campaign_events_deduplicated') }}
