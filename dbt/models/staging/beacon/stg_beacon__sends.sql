@@ -1,5 +1,7 @@
 select
-    lower(send_id) as send_id,
+    -- already lower case: dlt writes the Uuid column as SQLAlchemy's canonical text on both
+    -- operational back ends (no lower(): it cost ~0.5 s a scan of 20M events)
+    send_id,
     organization_id,
     campaign_id,
     contact_id,
