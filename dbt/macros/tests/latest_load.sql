@@ -6,7 +6,20 @@
     `whole_history` tests (every row against every row) are left to the nightly build. -#}
 {% macro latest_load_condition(model, load_columns) -%}
     {%- set newest = load_columns[0] if load_columns | length == 1 else 'greatest(' ~ load_columns | join(', ') ~ ')' -%}
-    {{ newest }} = (select max({{ newest }}) from {{ model }})
+    {#- The newest load is asked first and compared as a literal: against a scalar subquery DuckDB
+        ran the test 2-3x slower (0.7-1.0 s instead of 0.3 s on 8.7M sends; the max itself 0.15 s). -#}
+    {%- set latest = none -%}
+    {%- if execute -%}
+        {%- set maxima = [] -%}
+        {%- for column in load_columns -%}{%- do maxima.append('max(' ~ column ~ ')') -%}{%- endfor -%}
+        {%- set latest_query = 'select ' ~ (maxima[0] if maxima | length == 1 else 'greatest(' ~ maxima | join(', ') ~ ')') ~ ' from ' ~ model -%}
+        {%- set latest = run_query(latest_query).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if latest is none -%}
+        false
+    {%- else -%}
+        {{ newest }} = '{{ latest | string | replace("'", "''") }}'
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Fails with the values of `column_name` held by a row of the latest load and by another row. -#}
