@@ -25,7 +25,7 @@ than wall time. On PostgreSQL the server's memory and CPU are not included (sepa
 raw.events, then ``dbt build --select source:beacon.events+`` runs (the partial parse of the full
 build reused, as dagster-dbt does): every model downstream of the events (campaign, billing,
 contact-engagement models) and all their tests, with the campaign and billing event models
-incremental (only sends with new events are recomputed) and the rest rebuilt.
+incremental (the campaign events appended, the sends with new events re-summarised) and the rest rebuilt.
 The incremental build runs the tests an event-triggered build runs: the five tests tagged
 whole_history (unique / relationships of every row against every row over all events and sends) are
 left to the nightly build and their latest_load counterparts (the newest load's rows against every
