@@ -40,14 +40,3 @@
         cast(null as varchar) as dlt_load_id,
         provider || ':' || provider_event_id as row_key
 {%- endmacro %}
-
-{#- Rows of `alias` whose (organization, send) is in `touched_sends`: `send_id in` first, a one-column
-    semi-join DuckDB probes twice as fast as the pair, then the pair itself. -#}
-{% macro of_touched_sends(alias) %}
-send_id in (select send_id from touched_sends)
-        and exists (
-            select 1 from touched_sends
-            where touched_sends.organization_id = {{ alias }}.organization_id
-                and touched_sends.send_id = {{ alias }}.send_id
-        )
-{%- endmacro %}
