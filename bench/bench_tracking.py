@@ -152,7 +152,7 @@ def _rows(targets: list[_Target], duration: float, rounds: int) -> list[dict]:
 
     Interleaved, not one target after another: this machine's speed drifts by 10-20% over a minute (the bare
     server's CPU per request moved between 71 and 88 µs in four rounds), so each round's ratio compares runs
-    seconds apart, and the median of the rounds is reported.
+    seconds apart, and the median of the rounds is reported. ``targets[0]`` is the bare ceiling.
     """
     rows = []
     for endpoint in ("open pixel", "click redirect"):

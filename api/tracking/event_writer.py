@@ -10,12 +10,13 @@ WITH h AS (<the hits>) SELECT ... FROM h JOIN sends ...`` stores the hits whose 
 send's organization, contact and channel (SQLite write: 174k -> 130k instructions a hit, callgrind).
 PostgreSQL names them (``RETURNING send_id``); SQLite counts them instead, and only a batch with a
 send missing reads back which of its (fresh, unique) provider event ids were stored: stepping through
-RETURNING's rows cost ~2 µs of CPU a hit (batches of 16: median 19.6 -> 17.4 µs a hit). The hits go as VALUES on SQLite (as one JSON parameter, escaping
-each payload's text inside the array and parsing it again cost as much as was saved) and as one JSON
-parameter on PostgreSQL. The rows are those the ORM stores (tested): on SQLite byte for byte (the
-payload serialised as ``json.dumps`` does for SQLAlchemy's JSON type, the timestamp in its DATETIME
-text form, the send id as its 32 hex digits), on PostgreSQL value for value (jsonb keeps the
-payload's value, not its text); the event type is its value, as the non-native enum keeps it.
+RETURNING's rows cost ~2 µs of CPU a hit (batches of 16: median 19.6 -> 17.4 µs a hit). The hits go
+as VALUES on SQLite (as one JSON parameter, escaping each payload's text inside the array and parsing
+it again cost as much as was saved) and as one JSON parameter on PostgreSQL. The rows are those the
+ORM stores (tested): on SQLite byte for byte (the payload serialised as ``json.dumps`` does for
+SQLAlchemy's JSON type, the timestamp in its DATETIME text form, the send id as its 32 hex digits),
+on PostgreSQL value for value (jsonb keeps the payload's value, not its text); the event type is its
+value, as the non-native enum keeps it.
 
 The connection is kept for the writer's life when the session factory is bound to an engine (the
 server: no pool checkout or pre-ping per batch), and dropped after any failure; a batch that finds it
