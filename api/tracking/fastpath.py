@@ -170,6 +170,11 @@ class GroupCommitter:
 
     def _written(self, batch: list, outcomes: list) -> None:
         """On the loop: answer the batch's requests, and hand over the hits that gathered meanwhile."""
+        self._answer(batch, outcomes)
+        self._next_batch()
+
+    @staticmethod
+    def _answer(batch: list, outcomes: list) -> None:
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # the request went away; its row may be stored, it was never acknowledged
                 continue
@@ -177,7 +182,6 @@ class GroupCommitter:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
-        self._next_batch()
 
     async def _write_async(self, engine: Engine, batch: list) -> None:
         """On the loop (PostgreSQL): write the batch, then answer it as the writer thread's outcome would."""
@@ -185,7 +189,14 @@ class GroupCommitter:
             outcomes = await self._store_async(engine, [hit for hit, _ in batch])
         except Exception as exc:  # the batch failed as a whole (database down)
             outcomes = [exc] * len(batch)
-        self._written(batch, outcomes)
+        # The next batch first: its task is scheduled before the answered requests resume (the loop runs callbacks
+        # in order), so its statement is on the wire while they send their responses. Answering first left no
+        # batch in flight for ~half the time (each of the 16-64 responses, access log included, costs ~50 µs)
+        # and the loop idle ~18% waiting for the next; measured at 32 and 128 connections, PostgreSQL, one
+        # worker, 2-core box: a batch in flight 48% -> 84-93% of the time, the loop busy 0.82 -> ~1.0 of its
+        # core, 4,600-4,800 -> 5,100-5,900 hits/s.
+        self._next_batch()
+        self._answer(batch, outcomes)
 
     async def _store_async(self, engine: Engine, hits: list[Hit]) -> list[bool | BaseException]:
         """:meth:`_write`, on the loop with the async connection."""

@@ -380,6 +380,51 @@ def test_on_postgresql_a_row_the_database_refuses_fails_only_its_own_request(mig
         engine.dispose()
 
 
+@pytest.mark.postgres
+def test_on_postgresql_the_next_batch_is_on_the_wire_before_the_answered_requests_resume(migrated_database):
+    """When a batch is stored, the hits that gathered meanwhile are sent to PostgreSQL before the stored
+    batch's requests resume to send their responses: otherwise no batch is in flight while they do, and
+    the loop sits idle waiting for the next one (bench/bench_tracking.py measured the difference)."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from api.tracking import fastpath
+    from bench._tracking_setup import seed_sends
+    from beacon.schema.db import make_engine, session_factory
+    from beacon.schema.models import EventType
+
+    with migrated_database("postgres", "tracking_async_order") as url:
+        sends = seed_sends(url, 3, NEW_KEYS)
+        engine = make_engine(url)
+        factory = session_factory(engine)
+        at = datetime(2026, 11, 24, 1, 2, 3, tzinfo=UTC)
+        order: list[str] = []
+
+        async def run():
+            committer = fastpath.GroupCommitter(asyncio.get_running_loop(), lambda: factory)
+            real_write, first_sent = committer.on_loop_async.write, asyncio.Event()
+
+            async def write(engine_, hits):  # the real write, noted as it starts
+                order.append(f"write {len(hits)}")
+                first_sent.set()
+                return await real_write(engine_, hits)
+
+            committer.on_loop_async.write = write
+
+            async def request(send, name):
+                assert await committer.submit(fastpath.Hit(send.send_id, EventType.opened, at, f"open:{name}", {}))
+                order.append(f"answered {name}")
+
+            first = asyncio.create_task(request(sends[0], "a"))
+            await first_sent.wait()  # a's batch is in flight: b and c gather for the next one
+            await asyncio.gather(first, request(sends[1], "b"), request(sends[2], "c"))
+            await committer.aclose()
+
+        asyncio.run(run())
+        assert order == ["write 1", "write 2", "answered a", "answered b", "answered c"]
+        engine.dispose()
+
+
 def test_on_sqlite_a_held_write_lock_sends_the_batch_to_the_writer_thread_and_never_blocks_the_loop(
         migrated_database, tmp_path):
     """SQLite batches are written on the event loop without waiting for the file's write lock: while
