@@ -189,7 +189,7 @@ def api_server(host: str, port: int, workers: int, proxy_headers: bool) -> None:
     """Serve the HTTP API (docs at /docs)."""
     import uvicorn
 
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("api.main:serve_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=proxy_headers, forwarded_allow_ips="*" if proxy_headers else None)
 
 
