@@ -195,8 +195,10 @@ class GroupCommitter:
         # and the loop idle ~18% waiting for the next; measured at 32 and 128 connections, PostgreSQL, one
         # worker, 2-core box: a batch in flight 48% -> 84-93% of the time, the loop busy 0.82 -> ~1.0 of its
         # core, 4,600-4,800 -> 5,100-5,900 hits/s.
-        self._next_batch()
-        self._answer(batch, outcomes)
+        try:
+            self._next_batch()
+        finally:  # whatever happens to the next batch, this one's requests are answered
+            self._answer(batch, outcomes)
 
     async def _store_async(self, engine: Engine, hits: list[Hit]) -> list[bool | BaseException]:
         """:meth:`_write`, on the loop with the async connection."""
