@@ -66,8 +66,11 @@ watermarks as (
         max(dlt_load_id) as webhook_load_id,
         -- ledger rows: also those of sends rewritten without new webhook events
         greatest(max(dlt_load_id), max(send_load_id)) as ledger_load_id,
-        {{ dbt.dateadd('hour', -lookback_hours, "max(case when arrived_via = 'file' then received_at end)") }}
-            as file_from
+        -- the file rows' newest by a filter, not max(case ...) over every row: DuckDB skips the row
+        -- groups without file rows by their statistics (all 20M rows at the bench scale, where the
+        -- case scanned two columns of each: 0.3 s, 0.6 CPU s of the build's critical path)
+        {{ dbt.dateadd('hour', -lookback_hours,
+                       "(select max(received_at) from " ~ this ~ " where arrived_via = 'file')") }} as file_from
     from {{ this }}
 ),
 {%- endif %}
