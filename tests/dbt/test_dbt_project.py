@@ -66,3 +66,22 @@ def test_boolean_columns_are_named_is_or_has():
             for column in model.get("columns", []):
                 if column.get("data_type") == "boolean":
                     assert re.match(r"^(is|has)_", column["name"]), f"{model['name']}.{column['name']}"
+
+
+def _test_names(column: dict) -> set[str]:
+    return {test if isinstance(test, str) else next(iter(test)) for test in column.get("data_tests", [])}
+
+
+def test_mart_keys_are_not_null_constraints_not_tests():
+    """A mart's not-null columns are enforced by its contract (the warehouse rejects the insert:
+    `not null` in the table's DDL on DuckDB and PostgreSQL), so a `not_null` data test on such a
+    column would only re-check it (docs/warehouse.md "Which tests each build runs"). Every mart's
+    key (its first column) is checked one way or the other."""
+    for path in (DBT / "models" / "marts").rglob("*.yml"):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            columns = model["columns"]
+            key = columns[0]
+            assert {"type": "not_null"} in key.get("constraints", []) or "not_null" in _test_names(key), model["name"]
+            for column in columns:
+                if {"type": "not_null"} in column.get("constraints", []):
+                    assert "not_null" not in _test_names(column), f"{model['name']}.{column['name']}: redundant test"

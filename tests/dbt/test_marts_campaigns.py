@@ -354,6 +354,25 @@ def test_rows_stay_within_their_tenant(warehouse):
     assert mixed == [(0,)]
 
 
+def test_contract_not_null_columns_are_not_null_in_the_warehouse(warehouse):
+    """The marts' key columns are checked by their contracts, not by not_null data tests (docs/warehouse.md
+    "Which tests each build runs"): each column with a not_null constraint is `not null` in the built
+    table, so the warehouse rejects a null at insert. Here for the marts this module builds."""
+    import yaml
+
+    nullable = {(table, column): flag for table, column, flag in _rows(
+        warehouse, "select table_name, column_name, is_nullable from information_schema.columns "
+                   "where table_schema = 'marts'")}
+    checked = 0
+    for path in (Path(__file__).resolve().parents[2] / "dbt" / "models" / "marts").rglob("*.yml"):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            for column in model["columns"]:
+                if (model["name"], column["name"]) in nullable and {"type": "not_null"} in column.get("constraints", []):
+                    assert nullable[(model["name"], column["name"])] == "NO", (model["name"], column["name"])
+                    checked += 1
+    assert checked >= 15, checked  # the four campaign marts and fct_orders
+
+
 def test_analytics_endpoint_serves_the_marts_to_the_campaigns_tenant_only(built):
     op_url, warehouse_url = built
     campaign, org = _rows(warehouse_url, "select campaign_id, organization_id from marts.fct_campaign_holdout_lift "
