@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -12,6 +13,17 @@ DBT = Path(__file__).resolve().parents[2] / "dbt"
 
 def _models() -> dict[str, Path]:
     return {p.stem: p for p in (DBT / "models").rglob("*.sql")}
+
+
+def _documented(folder: Path, pattern: str = "*.yml") -> Iterator[dict]:
+    """Every model entry of the YAML files under ``folder``."""
+    for path in folder.rglob(pattern):
+        yield from (yaml.safe_load(path.read_text()) or {}).get("models", [])
+
+
+def _test_names(column: dict) -> set[str]:
+    # a test is a name, or {name: {arguments, config}} (e.g. tagged whole_history)
+    return {test if isinstance(test, str) else next(iter(test)) for test in column.get("data_tests", [])}
 
 
 def test_no_python_file_in_the_dbt_project():
@@ -32,9 +44,8 @@ def test_staging_models_are_named_by_source_and_only_they_call_source():
 
 def test_every_model_has_yaml_and_tests():
     documented: dict[str, dict] = {}
-    for path in (DBT / "models").rglob("*.yml"):
-        for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
-            documented[model["name"]] = model
+    for model in _documented(DBT / "models"):
+        documented[model["name"]] = model
     for name in _models():
         assert name in documented, f"{name} has no YAML"
         model = documented[name]
@@ -45,31 +56,22 @@ def test_every_model_has_yaml_and_tests():
 
 
 def test_staging_keys_are_unique_and_not_null_object_ids():
-    for path in (DBT / "models" / "staging").rglob("_*__models.yml"):
-        for model in yaml.safe_load(path.read_text()).get("models", []):
-            key = model["columns"][0]
-            assert key["name"].endswith("_id"), f"{model['name']}: key {key['name']} should be <object>_id"
-            # a test is a name, or {name: {arguments, config}} (e.g. tagged whole_history)
-            names = {test if isinstance(test, str) else next(iter(test)) for test in key.get("data_tests", [])}
-            assert {"unique", "not_null"} <= names, model["name"]
+    for model in _documented(DBT / "models" / "staging", "_*__models.yml"):
+        key = model["columns"][0]
+        assert key["name"].endswith("_id"), f"{model['name']}: key {key['name']} should be <object>_id"
+        assert {"unique", "not_null"} <= _test_names(key), model["name"]
 
 
 def test_marts_enforce_contracts():
-    for path in (DBT / "models" / "marts").rglob("*.yml"):
-        for model in yaml.safe_load(path.read_text()).get("models", []):
-            assert model["config"]["contract"]["enforced"] is True, model["name"]
+    for model in _documented(DBT / "models" / "marts"):
+        assert model["config"]["contract"]["enforced"] is True, model["name"]
 
 
 def test_boolean_columns_are_named_is_or_has():
-    for path in (DBT / "models").rglob("*.yml"):
-        for model in yaml.safe_load(path.read_text()).get("models", []):
-            for column in model.get("columns", []):
-                if column.get("data_type") == "boolean":
-                    assert re.match(r"^(is|has)_", column["name"]), f"{model['name']}.{column['name']}"
-
-
-def _test_names(column: dict) -> set[str]:
-    return {test if isinstance(test, str) else next(iter(test)) for test in column.get("data_tests", [])}
+    for model in _documented(DBT / "models"):
+        for column in model.get("columns", []):
+            if column.get("data_type") == "boolean":
+                assert re.match(r"^(is|has)_", column["name"]), f"{model['name']}.{column['name']}"
 
 
 def test_mart_keys_are_not_null_constraints_not_tests():
@@ -77,11 +79,10 @@ def test_mart_keys_are_not_null_constraints_not_tests():
     `not null` in the table's DDL on DuckDB and PostgreSQL), so a `not_null` data test on such a
     column would only re-check it (docs/warehouse.md "Which tests each build runs"). Every mart's
     key (its first column) is checked one way or the other."""
-    for path in (DBT / "models" / "marts").rglob("*.yml"):
-        for model in yaml.safe_load(path.read_text()).get("models", []):
-            columns = model["columns"]
-            key = columns[0]
-            assert {"type": "not_null"} in key.get("constraints", []) or "not_null" in _test_names(key), model["name"]
-            for column in columns:
-                if {"type": "not_null"} in column.get("constraints", []):
-                    assert "not_null" not in _test_names(column), f"{model['name']}.{column['name']}: redundant test"
+    for model in _documented(DBT / "models" / "marts"):
+        columns = model["columns"]
+        key = columns[0]
+        assert {"type": "not_null"} in key.get("constraints", []) or "not_null" in _test_names(key), model["name"]
+        for column in columns:
+            if {"type": "not_null"} in column.get("constraints", []):
+                assert "not_null" not in _test_names(column), f"{model['name']}.{column['name']}: redundant test"
