@@ -43,11 +43,30 @@ P99_GOAL_MS, RATIO_GOAL = 25.0, 0.5
 # is at its best with fewer. A tracking pixel is fetched by many independent mail clients at once.
 CONNECTIONS = (32, 128)
 BUSY_ENOUGH = 0.9  # of one core: below it the bare server was held back by the machine, and no ratio is a ceiling's
+IO_PRESSURE = Path("/proc/pressure/io")  # Linux PSI: time in which every runnable task waited for the disk
+
+
+def _io_stalled_s() -> float | None:
+    """Seconds, since boot, in which all non-idle tasks were stalled on I/O (PSI "full"); None without PSI."""
+    try:
+        full = IO_PRESSURE.read_text().split("full", 1)[1]
+    except (OSError, IndexError):
+        return None
+    return int(full.split("total=", 1)[1].split()[0]) / 1e6
 
 
 def _load(server: Server, paths_file: Path, mode: str, duration: float, *, concurrency: int = 32,
           rate: float = 0.0) -> dict:
-    """Run the load generator once; adds the server's and the client's CPU µs per answered request."""
+    """Run the load generator once; adds the server's and the client's CPU µs per answered request, and the I/O stall.
+
+    The disk is synced first. A PostgreSQL commit waits for its WAL's fdatasync, which queues behind whatever the
+    kernel is writing back: the SQLite target's pages (its runs interleave with PostgreSQL's), the seeding, another
+    process's. Measured here at half load on PostgreSQL click, 10 rounds each: batches took 40-65 ms and p99 rose to
+    52-459 ms in the rounds right after another process wrote ~2 GB; with a sync before each run, 3.6-5.7 ms in all.
+    ``io_full_ms`` (PSI) is what was left: the time in the run in which every busy task waited for the disk.
+    """
+    os.sync()
+    io_before = _io_stalled_s()
     before = psutil.Process(server.pid).cpu_times()
     command = [sys.executable, "-m", "bench._loadgen", "--base", server.base_url, "--paths", str(paths_file),
                "--mode", mode, "--duration", str(duration), "--concurrency", str(concurrency), "--rate", str(rate)]
@@ -61,6 +80,8 @@ def _load(server: Server, paths_file: Path, mode: str, duration: float, *, concu
     requests = max(1, sum(result["statuses"].values()))
     result["server_cpu_us_per_req"] = server_cpu / requests * 1e6
     result["client_cpu_us_per_req"] = result.pop("client_cpu_s", 0.0) / requests * 1e6
+    io_after = _io_stalled_s()
+    result["io_full_ms"] = None if io_before is None else (io_after - io_before) * 1e3
     return result
 
 
@@ -181,6 +202,9 @@ def _rows(targets: list[_Target], duration: float, rounds: int) -> list[dict]:
                 "p50_ms": statistics.median(h["p50_ms"] for h in steady),
                 "p99_ms": statistics.median(h["p99_ms"] for h in steady),
                 "p99_rounds_ms": " / ".join(f"{h['p99_ms']:.1f}" for h in steady),
+                # how long, in each of those runs, every busy task waited for the disk (PSI; "n/a" without it)
+                "io_full_rounds_ms": " / ".join("n/a" if h["io_full_ms"] is None else f"{h['io_full_ms']:.0f}"
+                                                for h in steady),
                 "server_cpu_us_per_req": statistics.median(p["server_cpu_us_per_req"] for p in runs),
                 "client_cpu_us_per_req": statistics.median(p["client_cpu_us_per_req"] for p in runs),
                 # the share of one core the server used at its max: near 1.0 it was CPU-bound; the bare server well
@@ -258,7 +282,7 @@ def run(quick: bool) -> dict:
                     "each round's best, with its connections); vs_bare: the median of each round's ratio to the bare server's run "
                     f"of that round. p50/p99: open loop at half of that target's max ({CONNECTIONS[-1]} connections), "
                     f"from the scheduled start, the median of {rounds} rounds that take the targets in turn (p99_rounds_ms: "
-                    "each round's). Every real-endpoint phase is checked: stored events equal the 2xx/3xx "
+                    "each round's). Every run starts on a synced disk (_load says why); io_full_rounds_ms: in each half-load run, the time in which every busy task waited for the disk (Linux PSI). Every real-endpoint phase is checked: stored events equal the 2xx/3xx "
                     "answers, send_id by send_id. The client costs less CPU per request than the bare server "
                     f"({'yes' if client_ok else 'NO: figures are client-bound'}), so it can saturate one worker; server_core_busy "
                     "(max req/s x CPU per request) says whether it did: the bare server at "
