@@ -6,14 +6,14 @@
 --   prospect  no purchase, a human open or click within prospect_engaged_within_days
 --   lead      everyone else
 -- Machine opens (mail-client prefetch such as Apple MPP) are not engagement.
--- A view over two tables: the value and export-file engagement (int_contacts_valued, which does not
--- read raw.events) and the tracked engagement (int_contacts_engaged, incremental). So a build after
--- new events rewrites no 1M-row contacts table before dim_contacts (this one was a table: 1.1-1.2 s
--- of that build at the bench scale); its readers join the two (~0.1 s).
 {%- set as_of = "cast('" ~ var('as_of') ~ "' as date)" if var('as_of', none) else 'current_date' %}
 
-with valued as (
-    select * from {{ ref('int_contacts_valued') }}
+with contacts as (
+    select * from {{ ref('stg_beacon__contacts') }}
+),
+
+customer_value as (
+    select * from {{ ref('fct_customer_value') }}
 ),
 
 tracked_engagement as (
@@ -22,23 +22,46 @@ tracked_engagement as (
     from {{ ref('int_contacts_engaged') }}
 ),
 
+file_engagement as (
+    -- Exported provider events carry an address, not a contact: match within the organization.
+    select contacts.contact_id, max(provider_events.occurred_at) as last_engaged_at
+    from {{ ref('stg_files__provider_events') }} as provider_events
+    inner join contacts
+        on provider_events.organization_id = contacts.organization_id
+        and provider_events.email_normalized = contacts.email_normalized
+    where provider_events.event_type in ('opened', 'clicked')
+        and not provider_events.is_machine_open
+    group by contacts.contact_id
+),
+
+engagement as (
+    select contact_id, max(last_engaged_at) as last_engaged_at
+    from (
+        select * from tracked_engagement
+        union all
+        select * from file_engagement
+    ) as engagement_sources
+    group by contact_id
+),
+
 contacts_valued as (
     select
-        valued.contact_id,
-        valued.organization_id,
-        valued.orders_count,
-        valued.gross_revenue,
-        valued.net_revenue,
-        valued.average_order_value,
-        valued.first_order_at,
-        valued.last_order_at,
-        valued.days_since_last_order,
-        valued.rfm_segment,
-        -- the later of the two sources (greatest skips a null on DuckDB and PostgreSQL)
-        greatest(valued.file_last_engaged_at, tracked_engagement.last_engaged_at) as last_engaged_at
-    from valued
-    left join tracked_engagement
-        on valued.contact_id = tracked_engagement.contact_id
+        contacts.contact_id,
+        contacts.organization_id,
+        coalesce(customer_value.orders_count, 0) as orders_count,
+        coalesce(customer_value.gross_revenue, 0) as gross_revenue,
+        coalesce(customer_value.net_revenue, 0) as net_revenue,
+        customer_value.average_order_value,
+        customer_value.first_order_at,
+        customer_value.last_order_at,
+        customer_value.days_since_last_order,
+        customer_value.rfm_segment,
+        engagement.last_engaged_at
+    from contacts
+    left join customer_value
+        on contacts.contact_id = customer_value.contact_id
+    left join engagement
+        on contacts.contact_id = engagement.contact_id
 )
 
 select
