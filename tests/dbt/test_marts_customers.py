@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt"
 MY_MODELS = (
-    "+int_contacts_profiled",
+    "+dim_contacts",
     "+int_customers_summarized_for_clv",
     "+bridge_contact_tags",
     "+bridge_contact_custom_fields",
@@ -143,14 +143,15 @@ def _create_predictions(warehouse_url: str, ann: int, shop: int) -> None:
         engine.dispose()
 
 
-def _dbt_build(warehouse_url: str, tmp_path: Path) -> subprocess.CompletedProcess:
+def _dbt_build(warehouse_url: str, tmp_path: Path, selection: tuple[str, ...] = ("--select", *MY_MODELS)
+               ) -> subprocess.CompletedProcess:
     target = dbt_target(Settings(home=tmp_path / "home", warehouse_url=warehouse_url))
     env = {**os.environ, **target.env, "DBT_TARGET_PATH": str(tmp_path / "dbt_target"), "DBT_LOG_PATH": str(tmp_path / "dbt_logs")}
     command = [
         str(Path(sys.executable).with_name("dbt")), "build",
         "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-        "--select", *MY_MODELS,
-        # Only tests whose every parent is built (dim_contacts' tests stay with dim_contacts).
+        *selection,
+        # Only tests whose every parent is built.
         "--indirect-selection", "cautious",
         "--vars", json.dumps(DBT_VARS),
     ]  # fmt: skip
@@ -228,8 +229,8 @@ def test_customer_marts_from_replicated_contacts_and_loaded_orders(warehouse_url
         row[0]: row[1:]
         for row in _rows(
             warehouse_url,
-            "select contact_id, lifecycle_stage, status, orders_count, net_revenue, predicted_clv_12m, "
-            "probability_alive, last_engaged_at from intermediate.int_contacts_profiled",
+            "select contact_id, lifecycle_stage, contact_status, orders_count, net_revenue, predicted_clv_12m, "
+            "probability_alive, last_engaged_at from marts.dim_contacts",
         )
     }
     assert profiles[ann][:6] == ("vip", "active", 3, Decimal("145"), Decimal("88.5"), 0.75)
@@ -254,3 +255,46 @@ def test_customer_marts_from_replicated_contacts_and_loaded_orders(warehouse_url
         (ids["list"], ann),
         (ids["list"], bob),
     ]
+
+    _new_events_reach_dim_contacts(warehouse_url, op_url_for, tmp_path, ids)
+
+
+def _new_events_reach_dim_contacts(warehouse_url: str, op_url: str, tmp_path: Path, ids: dict[str, int]) -> None:
+    """The build after an event load (`--select source:beacon.events+`: docs/warehouse.md) updates
+    the incremental engagement and the view dim_contacts, not the profile table: a lead who now
+    opened is a prospect, and last_engaged_at moves, with int_contacts_profiled not rebuilt."""
+    engine = make_engine(op_url)
+    try:
+        with session_scope(engine) as session:
+            session.add_all([
+                # Dan's first human open, 3 days before as_of: lead -> prospect.
+                _event(ids["shop"], ids["dan"], EventType.opened, "2026-03-28T09:00:00", "t-3", {"user_agent": "Firefox"}),
+                _event(ids["shop"], ids["cat"], EventType.clicked, "2026-03-30T08:00:00", "t-4", {"user_agent": "Firefox"}),
+                # A VIP who engages stays a VIP: the purchase stage wins.
+                _event(ids["shop"], ids["ann"], EventType.opened, "2026-03-29T07:00:00", "t-5", {}),
+            ])  # fmt: skip
+    finally:
+        engine.dispose()
+    replicate(op_url, warehouse_url, pipelines_dir=tmp_path / "dlt")
+
+    # The contacts part of it (this warehouse has no sends for the campaign models): what is both
+    # downstream of raw.events and upstream of dim_contacts. The profile and the staged value are
+    # upstream only, so they are not rebuilt.
+    run = _dbt_build(warehouse_url, tmp_path, ("--select", "source:beacon.events+,+dim_contacts",
+                                               "--exclude", "tag:whole_history", "resource_type:unit_test"))
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert "ERROR=0" in run.stdout and "WARN=0" in run.stdout, run.stdout[-3000:]
+    results = json.loads((tmp_path / "dbt_target" / "run_results.json").read_text())["results"]
+    built = {r["unique_id"].rsplit(".", 1)[-1] for r in results if r["unique_id"].startswith("model.")}
+    assert {"int_contacts_engaged", "dim_contacts"} <= built
+    assert not built & {"int_contacts_staged", "int_contacts_profiled"}
+
+    stages = {
+        row[0]: (row[1], row[2].astimezone(UTC) if row[2] else None)
+        for row in _rows(warehouse_url, "select contact_id, lifecycle_stage, last_engaged_at from marts.dim_contacts "
+                                        "where organization_id = :org", org=ids["shop"])
+    }  # fmt: skip
+    assert stages[ids["dan"]] == ("prospect", datetime(2026, 3, 28, 9, tzinfo=UTC))
+    assert stages[ids["cat"]] == ("prospect", datetime(2026, 3, 30, 8, tzinfo=UTC))
+    assert stages[ids["ann"]] == ("vip", datetime(2026, 3, 29, 7, tzinfo=UTC))
+    assert stages[ids["bob"]] == ("customer", None)

@@ -1,25 +1,19 @@
--- Every contact's lifecycle stage, as of var('as_of') (default: today). First match wins:
+-- Every contact's value to date and the part of its lifecycle stage that needs no raw.events, as of
+-- var('as_of') (default: today). purchase_stage, first match wins (null without a purchase):
 --   churned   bought before, but not within churn_after_days
 --   vip       net_revenue >= vip_min_net_revenue and orders_count >= vip_min_orders
 --   repeat    2 or more purchases
 --   customer  1 purchase
---   prospect  no purchase, a human open or click within prospect_engaged_within_days
---   lead      everyone else
+-- prospect / lead (no purchase) depend on engagement, which every event load changes: the view
+-- dim_contacts decides them from int_contacts_engaged and file_last_engaged_at, so the build after
+-- new events rewrites no 1M-row contacts table (docs/warehouse.md, eighth pass).
 -- Machine opens (mail-client prefetch such as Apple MPP) are not engagement.
-{%- set as_of = "cast('" ~ var('as_of') ~ "' as date)" if var('as_of', none) else 'current_date' %}
-
 with contacts as (
     select * from {{ ref('stg_beacon__contacts') }}
 ),
 
 customer_value as (
     select * from {{ ref('fct_customer_value') }}
-),
-
-tracked_engagement as (
-    -- Beacon's own tracking and provider webhooks, already tied to a contact (incremental model).
-    select contact_id, last_engaged_at
-    from {{ ref('int_contacts_engaged') }}
 ),
 
 file_engagement as (
@@ -34,16 +28,6 @@ file_engagement as (
     group by contacts.contact_id
 ),
 
-engagement as (
-    select contact_id, max(last_engaged_at) as last_engaged_at
-    from (
-        select * from tracked_engagement
-        union all
-        select * from file_engagement
-    ) as engagement_sources
-    group by contact_id
-),
-
 contacts_valued as (
     select
         contacts.contact_id,
@@ -56,12 +40,12 @@ contacts_valued as (
         customer_value.last_order_at,
         customer_value.days_since_last_order,
         customer_value.rfm_segment,
-        engagement.last_engaged_at
+        file_engagement.last_engaged_at as file_last_engaged_at
     from contacts
     left join customer_value
         on contacts.contact_id = customer_value.contact_id
-    left join engagement
-        on contacts.contact_id = engagement.contact_id
+    left join file_engagement
+        on contacts.contact_id = file_engagement.contact_id
 )
 
 select
@@ -74,12 +58,8 @@ select
                 and orders_count >= {{ var('vip_min_orders', 3) }} then 'vip'
             when orders_count >= 2 then 'repeat'
             when orders_count = 1 then 'customer'
-            when last_engaged_at is not null
-                and {{ dbt.datediff(utc_date('last_engaged_at'), as_of, 'day') }}
-                    <= {{ var('prospect_engaged_within_days', 90) }} then 'prospect'
-            else 'lead'
         end as varchar
-    ) as lifecycle_stage,
+    ) as purchase_stage,
     orders_count,
     gross_revenue,
     net_revenue,
@@ -88,5 +68,5 @@ select
     last_order_at,
     days_since_last_order,
     rfm_segment,
-    last_engaged_at
+    file_last_engaged_at
 from contacts_valued

@@ -1,81 +1,84 @@
-with contacts as (
-    select * from {{ ref('stg_beacon__contacts') }}
-),
+-- A view: the contact profile (int_contacts_profiled, a table the nightly build rewrites) with the two
+-- columns every event load changes, from the incremental int_contacts_engaged. The build after new
+-- events then updates that small model and writes no 1M-row table, and lifecycle_stage and
+-- last_engaged_at are fresh after it (docs/warehouse.md, eighth pass). Stages, first match wins:
+-- purchase_stage (churned, vip, repeat, customer: int_contacts_staged); else prospect when the last
+-- human open or click is within var prospect_engaged_within_days of var('as_of') (unset: the
+-- query's current_date); else lead.
+{%- set as_of = "cast('" ~ var('as_of') ~ "' as date)" if var('as_of', none) else 'current_date' %}
 
-organizations as (
-    select * from {{ ref('stg_beacon__organizations') }}
-),
-
-contact_types as (
-    select * from {{ ref('stg_beacon__contact_types') }}
-),
-
--- Lifecycle, value to date and predictions: what segments filter on (beacon/segments/compiler.py).
-profiles as (
+with profiles as (
     select * from {{ ref('int_contacts_profiled') }}
+),
+
+tracked_engagement as (
+    -- Beacon's own tracking and provider webhooks (machine opens left out there).
+    select contact_id, last_engaged_at
+    from {{ ref('int_contacts_engaged') }}
+),
+
+engaged as (
+    select
+        profiles.*,
+        -- greatest() skips a null on DuckDB and PostgreSQL: either source alone counts.
+        greatest(tracked_engagement.last_engaged_at, profiles.file_last_engaged_at) as last_engaged_at
+    from profiles
+    left join tracked_engagement
+        on profiles.contact_id = tracked_engagement.contact_id
 )
 
 select
-    contacts.contact_id,
-    contacts.organization_id,
-    organizations.organization_name,
-    organizations.organization_slug,
-    contacts.contact_type_id,
-    contact_types.contact_type_code,
-    contact_types.contact_type_name,
-    contacts.external_id,
-    contacts.email,
-    contacts.email_normalized,
-    contacts.phone,
-    contacts.first_name,
-    contacts.last_name,
-    contacts.city,
-    contacts.region,
-    contacts.country_code,
-    contacts.timezone,
-    contacts.language_code,
-    contacts.contact_status,
-    contacts.contact_status = 'active' as is_active,
-    contacts.is_erased,
-    contacts.has_email_consent,
-    contacts.has_sms_consent,
-    contacts.has_transactional_consent,
-    contacts.has_promotional_consent,
-    contacts.has_newsletter_consent,
-    -- Marketing email may go out only to an active, unerased contact with an address and consent.
-    (
-        contacts.contact_status = 'active'
-        and not contacts.is_erased
-        and contacts.email_normalized is not null
-        and contacts.has_email_consent
-    ) as is_email_marketable,
-    (
-        contacts.contact_status = 'active'
-        and not contacts.is_erased
-        and contacts.phone is not null
-        and contacts.has_sms_consent
-    ) as is_sms_marketable,
-    contacts.signup_source,
-    contacts.created_at,
-    contacts.updated_at,
-    profiles.lifecycle_stage,
-    profiles.orders_count,
-    profiles.gross_revenue,
-    profiles.net_revenue,
-    profiles.average_order_value,
-    profiles.first_order_at,
-    profiles.last_order_at,
-    profiles.rfm_segment,
-    profiles.last_engaged_at,
-    profiles.predicted_clv_12m,
-    profiles.probability_alive,
-    profiles.expected_purchases_365d
-from contacts
-inner join organizations
-    on contacts.organization_id = organizations.organization_id
--- Contact types are tenant-scoped: never join a type from another organization.
-left join contact_types
-    on contacts.contact_type_id = contact_types.contact_type_id
-    and contacts.organization_id = contact_types.organization_id
-left join profiles
-    on contacts.contact_id = profiles.contact_id
+    contact_id,
+    organization_id,
+    organization_name,
+    organization_slug,
+    contact_type_id,
+    contact_type_code,
+    contact_type_name,
+    external_id,
+    email,
+    email_normalized,
+    phone,
+    first_name,
+    last_name,
+    city,
+    region,
+    country_code,
+    timezone,
+    language_code,
+    contact_status,
+    is_active,
+    is_erased,
+    has_email_consent,
+    has_sms_consent,
+    has_transactional_consent,
+    has_promotional_consent,
+    has_newsletter_consent,
+    is_email_marketable,
+    is_sms_marketable,
+    signup_source,
+    created_at,
+    updated_at,
+    cast(
+        coalesce(
+            purchase_stage,
+            case
+                when last_engaged_at is not null
+                    and {{ dbt.datediff(utc_date('last_engaged_at'), as_of, 'day') }}
+                        <= {{ var('prospect_engaged_within_days', 90) }} then 'prospect'
+                else 'lead'
+            end
+        ) as varchar
+    ) as lifecycle_stage,
+    orders_count,
+    gross_revenue,
+    net_revenue,
+    average_order_value,
+    first_order_at,
+    last_order_at,
+    rfm_segment,
+    last_engaged_at,
+    predicted_clv_12m,
+    probability_alive,
+    expected_purchases_365d
+from engaged
