@@ -289,12 +289,22 @@ def _new_events_reach_dim_contacts(warehouse_url: str, op_url: str, tmp_path: Pa
     assert {"int_contacts_engaged", "dim_contacts"} <= built
     assert not built & {"int_contacts_staged", "int_contacts_profiled"}
 
-    stages = {
-        row[0]: (row[1], row[2].astimezone(UTC) if row[2] else None)
-        for row in _rows(warehouse_url, "select contact_id, lifecycle_stage, last_engaged_at from marts.dim_contacts "
-                                        "where organization_id = :org", org=ids["shop"])
-    }  # fmt: skip
+    stages = _stages(warehouse_url, ids["shop"])
     assert stages[ids["dan"]] == ("prospect", datetime(2026, 3, 28, 9, tzinfo=UTC))
     assert stages[ids["cat"]] == ("prospect", datetime(2026, 3, 30, 8, tzinfo=UTC))
     assert stages[ids["ann"]] == ("vip", datetime(2026, 3, 29, 7, tzinfo=UTC))
     assert stages[ids["bob"]] == ("customer", None)
+
+    # A nightly build then rewrites the profile under the view (on PostgreSQL its old table is
+    # dropped with the view, which dbt creates again): dim_contacts is there, with the same rows.
+    run = _dbt_build(warehouse_url, tmp_path)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert _stages(warehouse_url, ids["shop"]) == stages
+
+
+def _stages(warehouse_url: str, org: int) -> dict[int, tuple]:
+    return {
+        row[0]: (row[1], row[2].astimezone(UTC) if row[2] else None)
+        for row in _rows(warehouse_url, "select contact_id, lifecycle_stage, last_engaged_at from marts.dim_contacts "
+                                        "where organization_id = :org", org=org)
+    }  # fmt: skip
