@@ -261,8 +261,9 @@ def test_customer_marts_from_replicated_contacts_and_loaded_orders(warehouse_url
 
 def _new_events_reach_dim_contacts(warehouse_url: str, op_url: str, tmp_path: Path, ids: dict[str, int]) -> None:
     """The build after an event load (`--select source:beacon.events+`: docs/warehouse.md) updates
-    the incremental engagement and the view dim_contacts, not the profile table: a lead who now
-    opened is a prospect, and last_engaged_at moves, with int_contacts_profiled not rebuilt."""
+    the incremental engagement and dim_contacts (a view on DuckDB, a table on PostgreSQL), not the
+    profile table: a lead who now opened is a prospect, and last_engaged_at moves, with
+    int_contacts_profiled not rebuilt."""
     engine = make_engine(op_url)
     try:
         with session_scope(engine) as session:
@@ -295,8 +296,7 @@ def _new_events_reach_dim_contacts(warehouse_url: str, op_url: str, tmp_path: Pa
     assert stages[ids["ann"]] == ("vip", datetime(2026, 3, 29, 7, tzinfo=UTC))
     assert stages[ids["bob"]] == ("customer", None)
 
-    # A nightly build then rewrites the profile under the view (on PostgreSQL its old table is
-    # dropped with the view, which dbt creates again): dim_contacts is there, with the same rows.
+    # A nightly build then rewrites the profile under dim_contacts: it is there, with the same rows.
     run = _dbt_build(warehouse_url, tmp_path)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert _stages(warehouse_url, ids["shop"]) == stages

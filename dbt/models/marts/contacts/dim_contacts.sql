@@ -1,10 +1,15 @@
--- A view: the contact profile (int_contacts_profiled, a table the nightly build rewrites) with the two
--- columns every event load changes, from the incremental int_contacts_engaged. The build after new
--- events then updates that small model and writes no 1M-row table, and lifecycle_stage and
--- last_engaged_at are fresh after it (docs/warehouse.md, eighth pass). Stages, first match wins:
--- purchase_stage (churned, vip, repeat, customer: int_contacts_staged); else prospect when the last
--- human open or click is within var prospect_engaged_within_days of var('as_of') (unset: the
--- query's current_date); else lead.
+-- The contact profile (int_contacts_profiled, a table the nightly build rewrites) with the two
+-- columns every event load changes, from the incremental int_contacts_engaged. Stages, first match
+-- wins: purchase_stage (churned, vip, repeat, customer: int_contacts_staged); else prospect when the
+-- last human open or click is within var prospect_engaged_within_days of var('as_of') (unset: the
+-- current date, of the query on DuckDB, of the build on PostgreSQL); else lead.
+-- A view on DuckDB: the build after new events then updates only int_contacts_engaged and writes
+-- no 1M-row table (docs/warehouse.md, eighth pass). A table on PostgreSQL, rebuilt by that build:
+-- a PostgreSQL view is bound to the table it reads, so each rebuild of int_contacts_profiled would
+-- drop it (dbt swaps tables and drops the old one with cascade), and a failing test of the profile
+-- would leave no dim_contacts until a build passed; a table is swapped in one transaction and
+-- stays as it was when a build upstream fails. (DuckDB binds a view by name when it is queried.)
+{{ config(materialized='view' if target.type == 'duckdb' else 'table') }}
 {%- set as_of = "cast('" ~ var('as_of') ~ "' as date)" if var('as_of', none) else 'current_date' %}
 
 with profiles as (
