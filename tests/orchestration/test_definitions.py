@@ -57,7 +57,7 @@ def test_dbt_sources_connect_to_the_replication_assets():
     staged = graph.get(dbt_model_key("stg_beacon__contacts"))
     assert AssetKey(["raw", "contacts"]) in staged.parent_keys
     assert graph.get(AssetKey(["raw", "contacts"])).is_materializable
-    # dim_contacts is a view over the contact profile (docs/marts.md)
+    # dim_contacts joins the contact profile to the engagement (docs/marts.md)
     profiled = graph.get(dbt_model_key("int_contacts_profiled"))
     assert staged.key in profiled.parent_keys
     assert profiled.key in graph.get(dbt_model_key("dim_contacts")).parent_keys

@@ -1,6 +1,6 @@
 -- One row per contact with a human open or click among the events Beacon tracks and the provider
 -- webhooks (raw.events, already tied to a contact): the last one. Machine opens (the provider's or
--- Beacon's tracker flag) are not engagement. dim_contacts (a view) takes the later of this and the
+-- Beacon's tracker flag) are not engagement. dim_contacts takes the later of this and the
 -- export-file engagement (int_contacts_staged).
 -- Incremental (delete+insert on contact): a build reads only the events of dlt loads newer than the
 -- newest stored (raw.events is append-only; the rows of a new load sit at the end, so DuckDB skips

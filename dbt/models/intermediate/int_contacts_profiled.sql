@@ -1,7 +1,7 @@
 -- One row per contact: every column of marts.dim_contacts but the two that new events change
--- (lifecycle_stage, last_engaged_at), plus what the view needs to decide them (purchase_stage,
+-- (lifecycle_stage, last_engaged_at), plus what dim_contacts needs to decide them (purchase_stage,
 -- file_last_engaged_at). A table, upstream of no raw.events, so the build after new events leaves
--- it alone and dim_contacts (a view) only joins int_contacts_engaged to it (docs/warehouse.md,
+-- it alone and dim_contacts (a view on DuckDB) only joins int_contacts_engaged to it (docs/warehouse.md,
 -- eighth pass). Predictions come from stg_predictions__customer_predictions (the CLV asset,
 -- orchestration/clv.py, writes them between the summary and this model); before its first run, or
 -- with var('clv_predictions_enabled') false, the prediction columns are null.

@@ -4,9 +4,10 @@
 --   vip       net_revenue >= vip_min_net_revenue and orders_count >= vip_min_orders
 --   repeat    2 or more purchases
 --   customer  1 purchase
--- prospect / lead (no purchase) depend on engagement, which every event load changes: the view
+-- prospect / lead (no purchase) depend on engagement, which every event load changes:
 -- dim_contacts decides them from int_contacts_engaged and file_last_engaged_at, so the build after
--- new events rewrites no 1M-row contacts table (docs/warehouse.md, eighth pass).
+-- new events rewrites no contacts table but dim_contacts (none on DuckDB, where it is a view;
+-- docs/warehouse.md, eighth pass).
 -- Machine opens (mail-client prefetch such as Apple MPP) are not engagement.
 with contacts as (
     select * from {{ ref('stg_beacon__contacts') }}
