@@ -98,8 +98,9 @@ def test_mart_keys_are_not_null_constraints_not_tests():
 
 def _downstream_of_events() -> set[str]:
     """The models `dbt build --select source:beacon.events+` rebuilds, from the SQL's ref() calls."""
-    refs = {name: set(re.findall(r"ref\(\s*['\"](\w+)['\"]\s*\)", path.read_text())) for name, path in _models().items()}
-    reached = {name for name, path in _models().items() if re.search(r"source\(\s*'beacon',\s*'events'\s*\)", path.read_text())}
+    sql = {name: path.read_text() for name, path in _models().items()}
+    refs = {name: set(re.findall(r"ref\(\s*['\"](\w+)['\"]\s*\)", text)) for name, text in sql.items()}
+    reached = {name for name, text in sql.items() if re.search(r"source\(\s*'beacon',\s*'events'\s*\)", text)}
     while grown := {name for name, parents in refs.items() if parents & reached} - reached:
         reached |= grown
     return reached
