@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import text
 
 from beacon.warehouse import warehouse_engine
-from tests.dbt.conftest import run_dbt_build
+from tests.dbt.conftest import run_dbt, run_dbt_build
 from tests.dbt.test_marts_campaigns import CAMPAIGN_MODELS, PARENT_TESTS, generated_campaign_warehouse
 from tests.dbt.test_marts_customers import _rows
 
@@ -292,3 +292,72 @@ def test_billing_dedupe_reads_all_events_only_for_new_ledger_rows(built):
     all_events = "ledger_changed_sends.send_id = staged.send_id"
     assert all_events in with_ledger_rows["int_billing_sends_deduplicated"]
     assert all_events not in compiled["int_billing_sends_deduplicated"]
+
+
+def _test_outcomes(url: str, work, *tests: str) -> dict[str, str]:
+    """`dbt test` of the named data tests: each one's status (pass / fail)."""
+    run = run_dbt("test", url, work, tests, BILLING_VARS)
+    results = json.loads((work / "dbt_target" / "run_results.json").read_text())["results"]
+    assert {r["unique_id"].split(".")[2] for r in results} == set(tests), run.stdout[-3000:]
+    return {r["unique_id"].split(".")[2]: r["status"] for r in results}
+
+
+def test_latest_load_row_rules_check_the_newest_rows_and_name_the_broken_rule(built, tmp_path):
+    """The build after new events checks the per-row rules (not null, accepted values) on the newest
+    load's rows only, in one test per model; the whole_history tests check every row. A bad newest row
+    fails the latest-load test with the rule it broke; a bad older row is left to the whole_history test."""
+    url, _, _ = built
+    table = "intermediate.int_campaign_events_deduplicated"
+    latest, whole = "rows_valid_in_latest_load_int_campaign_events_deduplicated", "not_null_int_campaign_events_deduplicated_campaign_id"
+    newest = _rows(url, f"select max(dlt_load_id) from {table}")[0][0]
+    older = _rows(url, f"select max(dlt_load_id) from {table} where dlt_load_id < '{newest}'")[0][0]
+    # two rows of the newest load and one of an older load, with their true values to put back
+    picked = [_rows(url, f"select campaign_event_id, campaign_id, event_type from {table} "
+                         f"where dlt_load_id = '{load}' order by campaign_event_id limit {n}")
+              for load, n in ((newest, 2), (older, 1))]
+    (null_campaign, bogus_type), (old_row,) = picked
+    restore = (f"update {table} set campaign_id = {null_campaign[1]} where campaign_event_id = '{null_campaign[0]}'",
+               f"update {table} set event_type = '{bogus_type[2]}' where campaign_event_id = '{bogus_type[0]}'",
+               f"update {table} set campaign_id = {old_row[1]} where campaign_event_id = '{old_row[0]}'")
+    assert _test_outcomes(url, tmp_path, latest, whole) == {latest: "pass", whole: "pass"}
+    try:
+        _execute(url, f"update {table} set campaign_id = null where campaign_event_id = '{null_campaign[0]}'",
+                 f"update {table} set event_type = 'bogus' where campaign_event_id = '{bogus_type[0]}'")
+        assert _test_outcomes(url, tmp_path, latest, whole) == {latest: "fail", whole: "fail"}
+        compiled = next((tmp_path / "dbt_target" / "compiled").rglob(f"{latest}.sql")).read_text()
+        assert sorted(r[0] for r in _rows(url, compiled)) == ["null campaign_id", "unexpected event_type"]
+        _execute(url, *restore[:2], f"update {table} set campaign_id = null where campaign_event_id = '{old_row[0]}'")
+        assert _test_outcomes(url, tmp_path, latest, whole) == {latest: "pass", whole: "fail"}
+    finally:
+        _execute(url, *restore)
+
+
+def test_postgres_indexes_the_incremental_tables_and_their_raw_sources(built):
+    """On PostgreSQL the incremental tables carry indexes for their per-send lookups, load-id watermarks
+    and latest-load tests, and the raw tables they read one on the load id (docs/warehouse.md, tenth
+    pass); DuckDB gets none (its zone maps do that work, and an ART index would slow every insert)."""
+    url, _, _ = built
+    expected = {
+        ("raw", "events"): {"_dlt_load_id", "id"},
+        ("raw", "sends"): {"_dlt_load_id", "send_id"},
+        ("intermediate", "int_campaign_events_deduplicated"): {"send_id", "dlt_load_id"},
+        **{("intermediate", table): {"send_id", "ledger_load_id", "last_webhook_load_id",
+                                     "greatest(ledger_load_id"}
+           for table in ("int_campaign_sends_summarized", "int_billing_sends_deduplicated")},
+    }
+    if url.startswith("duckdb"):
+        tables = ", ".join(f"'{table}'" for _, table in expected)
+        assert _rows(url, f"select count(*) from duckdb_indexes() where table_name in ({tables})")[0][0] == 0
+        return
+    for (schema, table), columns in expected.items():
+        definitions = [d for (d,) in _rows(url, "select indexdef from pg_indexes where schemaname = :schema "
+                                                "and tablename = :table", schema=schema, table=table)]
+        # "CREATE INDEX name ON schema.table USING btree (column)"
+        # (PostgreSQL casts one side of greatest(); the latest-load tests' expression matches it alike)
+        indexed = {d.split(" USING btree (", 1)[1][:-1].strip("()").lower().split(",")[0] for d in definitions}
+        assert columns <= indexed, (schema, table, definitions)
+    # and fresh planner statistics after the last build (the analyze post-hook)
+    analyzed = _rows(url, "select count(*) from pg_stat_user_tables where schemaname = 'intermediate' and relname in "
+                          "('int_campaign_events_deduplicated', 'int_campaign_sends_summarized', "
+                          "'int_billing_sends_deduplicated') and last_analyze is not null")[0][0]
+    assert analyzed == 3

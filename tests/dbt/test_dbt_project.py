@@ -113,3 +113,35 @@ def test_the_build_after_new_events_leaves_out_the_ledger_marts():
     assert {"int_campaign_sends_summarized", "fct_campaign_daily", "fct_attributed_conversions"} <= after_events
     assert "fct_campaign_holdout_lift" not in after_events, (
         "fct_campaign_holdout_lift must not depend on the events (read the send ledger, stg_beacon__sends)")
+
+
+def _tagged(test) -> tuple[str, dict]:
+    """A column or model test's name and its arguments / config ({} for a bare name)."""
+    return (test, {}) if isinstance(test, str) else next(iter(test.items()))
+
+
+def test_latest_load_row_rules_are_the_whole_history_ones():
+    """A model's rows_valid_in_latest_load test (the build after new events) checks exactly the
+    per-row rules (not_null, accepted_values) that its whole_history column tests check nightly,
+    and a model with such whole_history tests has one: neither side can drift from the other."""
+    checked = 0
+    for model in _documented(DBT / "models"):
+        nightly_not_null, nightly_accepted = set(), {}
+        for column in model.get("columns", []):
+            for test in column.get("data_tests", []):
+                name, spec = _tagged(test)
+                if name in ("not_null", "accepted_values") and "whole_history" in spec.get("config", {}).get("tags", []):
+                    if name == "not_null":
+                        nightly_not_null.add(column["name"])
+                    else:
+                        nightly_accepted[column["name"]] = spec["arguments"]["values"]
+        rules = [spec for name, spec in map(_tagged, model.get("data_tests", [])) if name == "rows_valid_in_latest_load"]
+        if not (nightly_not_null or nightly_accepted or rules):
+            continue
+        assert len(rules) == 1, f"{model['name']}: whole_history row rules need one rows_valid_in_latest_load test"
+        assert rules[0]["config"]["tags"] == ["latest_load"], model["name"]
+        arguments = rules[0]["arguments"]
+        assert set(arguments.get("not_null", [])) == nightly_not_null, model["name"]
+        assert arguments.get("accepted_values", {}) == nightly_accepted, model["name"]
+        checked += 1
+    assert checked == 4  # the event dedupe, the send summary, the billing dedupe, stg_beacon__events

@@ -17,10 +17,19 @@
 -- result equals a full refresh (tests/dbt/test_campaigns_incremental.py). A file `sent` event that
 -- lands with a loaded_at older than that, or rows written into raw outside dlt with an older load
 -- id, need `dbt build --full-refresh --select int_billing_sends_deduplicated+`.
+-- indexes, post_hook: PostgreSQL only (per-send lookups, load-id watermarks, latest-load tests;
+-- docs/warehouse.md "tenth pass")
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
+        indexes=postgres_indexes([
+            {'columns': ['send_id']},
+            {'columns': ['ledger_load_id']},
+            {'columns': ['last_webhook_load_id']},
+            {'columns': ['(greatest(ledger_load_id, last_webhook_load_id))']}
+        ]),
+        post_hook="{{ analyze_on_postgres() }}",
         unique_key=['organization_id', 'send_id'],
         on_schema_change='fail'
     )

@@ -18,10 +18,17 @@
 -- equals a full refresh (tests/dbt/test_campaigns_incremental.py). A file event that lands with a
 -- loaded_at older than the lookback, or rows written into raw outside dlt with an older load id, need
 -- `dbt build --full-refresh --select int_campaign_events_deduplicated+`.
+-- indexes, post_hook: PostgreSQL only (per-send lookups, load-id watermarks, latest-load tests;
+-- docs/warehouse.md "tenth pass")
 {{
     config(
         materialized='incremental',
         incremental_strategy='append_or_rewrite_sends',
+        indexes=postgres_indexes([
+            {'columns': ['send_id']},
+            {'columns': ['dlt_load_id']}
+        ]),
+        post_hook="{{ analyze_on_postgres() }}",
         unique_key=['organization_id', 'send_id'],
         on_schema_change='ignore'
     )

@@ -5,10 +5,19 @@
 -- load id for webhooks; received_at minus var('campaign_events_lookback_hours', 72) for export
 -- files) since the last build; every column is per send. As there, a file event that arrives later
 -- than that needs `--full-refresh`.
+-- indexes, post_hook: PostgreSQL only (per-send lookups, load-id watermarks, latest-load tests;
+-- docs/warehouse.md "tenth pass")
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
+        indexes=postgres_indexes([
+            {'columns': ['send_id']},
+            {'columns': ['ledger_load_id']},
+            {'columns': ['last_webhook_load_id']},
+            {'columns': ['(greatest(ledger_load_id, last_webhook_load_id))']}
+        ]),
+        post_hook="{{ analyze_on_postgres() }}",
         unique_key=['organization_id', 'send_id'],
         on_schema_change='fail'
     )

@@ -1,3 +1,10 @@
+-- PostgreSQL: the raw table indexed for the incremental models' load-id filters and the latest-load
+-- tests (macro index_source_on_postgres; docs/warehouse.md "tenth pass")
+{{ config(post_hook=[
+    "{{ index_source_on_postgres(source('beacon', 'events'), ['_dlt_load_id']) }}",
+    "{{ index_source_on_postgres(source('beacon', 'events'), ['id']) }}"
+]) }}
+
 select
     id as event_id,
     organization_id,

@@ -1,3 +1,10 @@
+-- PostgreSQL: the raw table indexed for the incremental models' load-id filters and their per-send
+-- lookups (macro index_source_on_postgres; docs/warehouse.md "tenth pass")
+{{ config(post_hook=[
+    "{{ index_source_on_postgres(source('beacon', 'sends'), ['_dlt_load_id']) }}",
+    "{{ index_source_on_postgres(source('beacon', 'sends'), ['send_id']) }}"
+]) }}
+
 select
     -- already lower case: dlt writes the Uuid column as SQLAlchemy's canonical text on both
     -- operational back ends (no lower(): it cost ~0.5 s a scan of 20M events)
