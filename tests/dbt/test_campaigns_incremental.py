@@ -340,8 +340,8 @@ def test_postgres_indexes_the_incremental_tables_and_their_raw_sources(built):
     expected = {
         ("raw", "events"): {"_dlt_load_id", "id"},
         ("raw", "sends"): {"_dlt_load_id", "send_id"},
-        ("intermediate", "int_campaign_events_deduplicated"): {"send_id", "dlt_load_id"},
-        **{("intermediate", table): {"send_id", "ledger_load_id", "last_webhook_load_id",
+        ("intermediate", "int_campaign_events_deduplicated"): {"send_id", "dlt_load_id", "send_load_id", "arrived_via"},
+        **{("intermediate", table): {"send_id", "ledger_load_id", "last_webhook_load_id", "last_file_loaded_at",
                                      "greatest(ledger_load_id"}
            for table in ("int_campaign_sends_summarized", "int_billing_sends_deduplicated")},
     }

@@ -27,6 +27,7 @@
             {'columns': ['send_id']},
             {'columns': ['ledger_load_id']},
             {'columns': ['last_webhook_load_id']},
+            {'columns': ['last_file_loaded_at']},
             {'columns': ['(greatest(ledger_load_id, last_webhook_load_id))']}
         ]),
         post_hook="{{ analyze_on_postgres() }}",

@@ -26,7 +26,9 @@
         incremental_strategy='append_or_rewrite_sends',
         indexes=postgres_indexes([
             {'columns': ['send_id']},
-            {'columns': ['dlt_load_id']}
+            {'columns': ['dlt_load_id']},
+            {'columns': ['send_load_id']},
+            {'columns': ['arrived_via', 'received_at']}
         ]),
         post_hook="{{ analyze_on_postgres() }}",
         unique_key=['organization_id', 'send_id'],
