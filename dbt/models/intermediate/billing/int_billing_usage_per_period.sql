@@ -11,19 +11,33 @@ sends as (
     where sent_at < {{ billing_as_of() }}
 ),
 
-messages as (
+-- Per period and campaign first, then per period: the distinct campaigns are then the rows of a
+-- small grouping (periods x campaigns), where count(distinct campaign_id) over all 8M sends sorted
+-- them all (PostgreSQL spilled 328 MB to disk with the default work_mem; 9 s of the build after new events).
+per_campaign as (
     select
         periods.billing_period_id,
-        count(case when sends.channel = 'email' then 1 end) as emails_billable,
-        count(case when sends.channel = 'sms' then 1 end) as sms_billable,
-        count(case when sends.channel = 'whatsapp' then 1 end) as whatsapp_billable,
-        count(distinct sends.campaign_id) as campaigns_count
+        sends.campaign_id,
+        count(case when sends.channel = 'email' then 1 end) as emails,
+        count(case when sends.channel = 'sms' then 1 end) as sms,
+        count(case when sends.channel = 'whatsapp' then 1 end) as whatsapp
     from periods
     inner join sends
         on periods.organization_id = sends.organization_id
         and sends.sent_at >= periods.period_start
         and sends.sent_at < periods.period_end
-    group by periods.billing_period_id
+    group by periods.billing_period_id, sends.campaign_id
+),
+
+messages as (
+    select
+        billing_period_id,
+        cast(sum(emails) as bigint) as emails_billable,
+        cast(sum(sms) as bigint) as sms_billable,
+        cast(sum(whatsapp) as bigint) as whatsapp_billable,
+        count(campaign_id) as campaigns_count
+    from per_campaign
+    group by billing_period_id
 ),
 
 contacts as (
