@@ -8,6 +8,19 @@
     {%- do return(indexes if target.type == 'postgres' else []) -%}
 {%- endmacro %}
 
+{#- The indexes of the per-send incremental tables (send summary, billing dedupe), which share
+    send_watermarks(): the send key (the delete of rewritten sends), the three watermark columns,
+    and the expression of their latest-load tests. -#}
+{% macro per_send_table_indexes() -%}
+    {%- do return(postgres_indexes([
+        {'columns': ['send_id']},
+        {'columns': ['ledger_load_id']},
+        {'columns': ['last_webhook_load_id']},
+        {'columns': ['last_file_loaded_at']},
+        {'columns': ['(greatest(ledger_load_id, last_webhook_load_id))']}
+    ])) -%}
+{%- endmacro %}
+
 {#- A post-hook: fresh planner statistics after every build of an incremental table. Autovacuum
     analyzes a table only after 10% of it changed, so without this the planner takes the newest
     load (1% of the rows) for a value it has never seen, estimates it at one row and picks nested

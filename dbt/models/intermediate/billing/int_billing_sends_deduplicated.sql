@@ -23,13 +23,7 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        indexes=postgres_indexes([
-            {'columns': ['send_id']},
-            {'columns': ['ledger_load_id']},
-            {'columns': ['last_webhook_load_id']},
-            {'columns': ['last_file_loaded_at']},
-            {'columns': ['(greatest(ledger_load_id, last_webhook_load_id))']}
-        ]),
+        indexes=per_send_table_indexes(),
         post_hook="{{ analyze_on_postgres() }}",
         unique_key=['organization_id', 'send_id'],
         on_schema_change='fail'
