@@ -63,8 +63,9 @@ ZONES = [("America/New_York", "USD"), ("Europe/London", "GBP"), ("Europe/Madrid"
 # New events change only what is downstream of raw.events: what a scheduler triggered by that
 # source runs, the models and their data tests (docs/warehouse.md "Which tests each build runs"):
 # the tests tagged whole_history (unique / relationships of every row against every row over all
-# events and sends, 5 of them) are left to the nightly build, and their latest_load counterparts
-# (the newest load's rows against all rows) run instead; unit tests (fixed inputs: they test the
+# events and sends, and the per-row not_null / accepted_values rules of the incremental tables) are
+# left to the nightly build, and their latest_load counterparts (the newest load's rows against all
+# rows; one rows_valid_in_latest_load per table for the per-row rules) run instead; unit tests (fixed inputs: they test the
 # code, not the data) are left to CI and the nightly build, as dbt recommends.
 # BENCH_FULL_INCREMENTAL_TESTS=all runs every test of the selection.
 # The full build is the nightly one: every test but the latest_load ones (here the bench's raw data
