@@ -23,9 +23,14 @@ def _documented(folder: Path, pattern: str = "*.yml") -> Iterator[dict]:
         yield from (yaml.safe_load(path.read_text()) or {}).get("models", [])
 
 
+def _tagged(test) -> tuple[str, dict]:
+    """A test's name and its {arguments, config}: a test is a name, or {name: {arguments, config}}
+    (e.g. tagged whole_history)."""
+    return (test, {}) if isinstance(test, str) else next(iter(test.items()))
+
+
 def _test_names(column: dict) -> set[str]:
-    # a test is a name, or {name: {arguments, config}} (e.g. tagged whole_history)
-    return {test if isinstance(test, str) else next(iter(test)) for test in column.get("data_tests", [])}
+    return {_tagged(test)[0] for test in column.get("data_tests", [])}
 
 
 def test_no_python_file_in_the_dbt_project():
@@ -113,11 +118,6 @@ def test_the_build_after_new_events_leaves_out_the_ledger_marts():
     assert {"int_campaign_sends_summarized", "fct_campaign_daily", "fct_attributed_conversions"} <= after_events
     assert "fct_campaign_holdout_lift" not in after_events, (
         "fct_campaign_holdout_lift must not depend on the events (read the send ledger, stg_beacon__sends)")
-
-
-def _tagged(test) -> tuple[str, dict]:
-    """A column or model test's name and its arguments / config ({} for a bare name)."""
-    return (test, {}) if isinstance(test, str) else next(iter(test.items()))
 
 
 def test_latest_load_row_rules_are_the_whole_history_ones():

@@ -13,12 +13,12 @@
         {%- set maxima = [] -%}
         {%- for column in load_columns -%}{%- do maxima.append('max(' ~ column ~ ')') -%}{%- endfor -%}
         {%- set latest_query = 'select ' ~ (maxima[0] if maxima | length == 1 else 'greatest(' ~ maxima | join(', ') ~ ')') ~ ' from ' ~ model -%}
-        {%- set latest = run_query(latest_query).columns[0].values()[0] -%}
+        {%- set latest = query_scalar(latest_query) -%}
     {%- endif -%}
     {%- if latest is none -%}
         false
     {%- else -%}
-        {{ newest }} = '{{ latest | string | replace("'", "''") }}'
+        {{ newest }} = {{ quoted_literal(latest) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -58,7 +58,7 @@ where {{ column_name }} is not null
 {%- endfor -%}
 {%- for column, values in accepted_values.items() -%}
     {%- set listed = [] -%}
-    {%- for value in values -%}{%- do listed.append("'" ~ (value | string | replace("'", "''")) ~ "'") -%}{%- endfor -%}
+    {%- for value in values -%}{%- do listed.append(quoted_literal(value)) -%}{%- endfor -%}
     {%- do rules.append((column ~ ' is not null and ' ~ column ~ ' not in (' ~ listed | join(', ') ~ ')',
                          'unexpected ' ~ column)) -%}
 {%- endfor -%}

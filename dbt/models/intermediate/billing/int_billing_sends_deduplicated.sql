@@ -36,10 +36,10 @@
 {%- if is_incremental() and execute %}
     {#- the stored watermark first, then compared as a literal: against the subquery PostgreSQL
         planned a scan of all 8.7M ledger rows (1.1 s) instead of its load-id index -#}
-    {%- set stored_ledger_load_id = run_query('select max(ledger_load_id) from ' ~ this).columns[0].values()[0] %}
+    {%- set stored_ledger_load_id = query_scalar('select max(ledger_load_id) from ' ~ this) %}
     {%- set changed_ledger_query %}
         select 1 from {{ ref('stg_beacon__sends') }}
-        where dlt_load_id > '{{ (stored_ledger_load_id or '') | string | replace("'", "''") }}'
+        where dlt_load_id > {{ quoted_literal(stored_ledger_load_id or '') }}
         limit 1
     {%- endset %}
     {%- set has_changed_ledger = run_query(changed_ledger_query).rows | length > 0 %}
